@@ -2,6 +2,7 @@ package csvimport
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -19,7 +20,8 @@ import (
 // column ("" for whole-row problems).
 //
 // Field is the column's English name as listed in the package documentation
-// ("login", "class"…), whatever language the header was written in.
+// ("login", "class"…), whatever language the header was written in. Values
+// from the file repeated in Args are cut to 40 characters.
 type Problem struct {
 	Line  int
 	Field string
@@ -120,33 +122,42 @@ func (r row) get(col string) string {
 func (r row) problem(col, key string, args ...any) { r.rep.add(r.line, col, key, args...) }
 
 // text returns a column's value, reporting it if it is missing (when
-// required) or longer than max runes (when max > 0).
-func (r row) text(col string, required bool, max int) string {
+// required) or longer than limit runes (when limit > 0).
+func (r row) text(col string, required bool, limit int) string {
 	v := r.get(col)
 	switch {
 	case v == "" && required:
 		r.problem(col, keyRequired, r.titles[col])
-	case max > 0 && utf8.RuneCountInString(v) > max:
-		r.problem(col, keyTooLong, r.titles[col], max)
+	case limit > 0 && utf8.RuneCountInString(v) > limit:
+		r.problem(col, keyTooLong, r.titles[col], limit)
 	}
 	return v
 }
 
 // list splits a column's value on "|", dropping empty and repeated items and
-// reporting items longer than max runes (when max > 0).
-func (r row) list(col string, max int) []string {
+// reporting items longer than limit runes (when limit > 0).
+func (r row) list(col string, limit int) []string {
 	var items []string
 	for item := range strings.SplitSeq(r.get(col), "|") {
-		item = strings.TrimSpace(item)
-		if item == "" || slices.Contains(items, item) {
-			continue
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
 		}
-		if max > 0 && utf8.RuneCountInString(item) > max {
-			r.problem(col, keyTooLong, r.titles[col], max)
-		}
-		items = append(items, item)
+	}
+	items = compact(items)
+	if limit > 0 && slices.ContainsFunc(items, func(s string) bool { return utf8.RuneCountInString(s) > limit }) {
+		r.problem(col, keyTooLong, r.titles[col], limit)
 	}
 	return items
+}
+
+// compact removes repeated items, keeping the first of each.
+func compact[T comparable](items []T) []T {
+	seen := make(map[T]bool, len(items))
+	return slices.DeleteFunc(items, func(item T) bool {
+		dup := seen[item]
+		seen[item] = true
+		return dup
+	})
 }
 
 // scan reads a whole file, checks its header against s and calls each for
@@ -195,7 +206,7 @@ func scan(r io.Reader, maxBytes int64, s schema, each func(row)) (Report, error)
 		default:
 			rw := row{table: t, line: line, fields: fields}
 			for i, col := range t.cols {
-				if col != "" && strings.ContainsFunc(fields[i], unicode.IsControl) {
+				if col != "" && strings.ContainsFunc(fields[i], isControl) {
 					rw.problem(col, keyControlChar, t.titles[col])
 				}
 			}
@@ -300,16 +311,25 @@ func load(r io.Reader, maxBytes int64) (string, error) {
 
 var lineEnds = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 
-// delimiter returns ',' when the first non-empty line has more commas than
-// semicolons, ';' otherwise.
+// delimiter returns ',' when the header line, the first with something
+// other than spaces and delimiters, has more commas than semicolons, and ';'
+// otherwise.
 func delimiter(text string) rune {
-	first := strings.TrimLeft(text, "\n")
-	first, _, _ = strings.Cut(first, "\n")
-	if strings.Count(first, ",") > strings.Count(first, ";") {
-		return ','
+	for line := range strings.Lines(text) {
+		if strings.Trim(line, ",; \t\n") == "" {
+			continue
+		}
+		if strings.Count(line, ",") > strings.Count(line, ";") {
+			return ','
+		}
+		break
 	}
 	return ';'
 }
+
+// isControl reports whether r may not appear in a field: control characters
+// and the invisible marks that reorder text, which could disguise a name.
+func isControl(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) }
 
 // fold lowercases s, trims it and removes the accents of French letters, for
 // comparing names as people type them.
@@ -347,7 +367,7 @@ func finish[T any](rows []T, rep Report, err error) ([]T, Report, error) {
 	if err != nil {
 		return nil, Report{}, err
 	}
-	slices.SortStableFunc(rep.Problems, func(a, b Problem) int { return a.Line - b.Line })
+	slices.SortStableFunc(rep.Problems, func(a, b Problem) int { return cmp.Compare(a.Line, b.Line) })
 	if !rep.OK() {
 		return nil, rep, nil
 	}

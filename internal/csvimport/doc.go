@@ -16,15 +16,17 @@
 //     the first row past the limit is reported and the rest is not read.
 //   - Encoding: UTF-8, with or without a byte-order mark. A file that is not
 //     valid UTF-8 is read as Windows-1252 (Latin-1 with the Windows
-//     characters in 0x80–0x9F, such as € ’ œ), which is what Excel writes
-//     when it saves "CSV (séparateur : point-virgule)".
-//   - Lines end in CRLF, LF or CR. Line numbers count from 1, the header
-//     being the first line of the file.
+//     characters in 0x80–0x9F, such as € ’ œ), which is what Excel on a
+//     French Windows writes for "CSV (séparateur: point-virgule)".
+//   - Lines end in CRLF, LF or CR. Problems give the line number in the
+//     file, counted from 1 (the header is line 1 unless empty lines come
+//     before it); a row spanning several lines has the number of its first.
 //   - Delimiter: ";" or ",", whichever appears more often in the header line
 //     (";" on a tie). Fields may be quoted with double quotes as in RFC 4180,
 //     which lets a field hold the delimiter or a quote written twice ("");
 //     a misplaced quote is a problem on that row.
-//   - Header: the first non-empty line names the columns, in any order.
+//   - Header: the first line with a non-empty field names the columns, in
+//     any order.
 //     Names are trimmed and compared ignoring case and French accents, so
 //     "Rôle", "ROLE" and "role" are the same column. A column with an empty
 //     name is ignored (Excel often adds one at the end of a line); an unknown
@@ -33,7 +35,8 @@
 //   - Rows: every field is trimmed of spaces. A row whose fields are all
 //     empty is skipped, whatever its number of delimiters. A row must have as
 //     many fields as the header. A field may not contain control characters
-//     (tabs, line breaks inside quotes…).
+//     (tabs, line breaks inside quotes…) nor the invisible marks that change
+//     the direction of text.
 //   - Lists are written in one field, items separated by "|", e.g.
 //     "Latin|Chorale"; empty items and repeated items are dropped.
 //   - Class, group, subject and room names are at most 80 characters and are
@@ -42,21 +45,22 @@
 //
 // # Users file
 //
-// One account per row. Columns (French or English name):
+// One account per row. Columns, by their English and French names:
 //
-//	role     | rôle | profil      required  student|élève, parent|responsable,
-//	                                         teacher|enseignant|professeur|prof,
-//	                                         admin|administration|personnel
-//	                                         (any case, accents optional)
-//	login    | identifiant        required  2 to 64 of a-z 0-9 . - _ (case is
-//	                                         ignored); unique in the file
-//	name     | nom                required  the display name
-//	class    | classe                       students: their class, required
-//	groups   | groupes                      students: list of groups
-//	children | enfants                      parents: list of their children's logins
-//	teaches  | enseigne                     teachers: list of CLASS_OR_GROUP:Subject
-//	email    | courriel | mail              optional; one "@" with text on each
-//	                                         side, no spaces
+//	role     | rôle | profil     required
+//	login    | identifiant       required
+//	name     | nom               required: the display name
+//	class    | classe            required for students: their class
+//	groups   | groupes           students: list of their groups
+//	children | enfants           parents: list of their children's logins
+//	teaches  | enseigne          teachers: list of CLASS_OR_GROUP:Subject
+//	email    | courriel | mail   optional
+//
+// Roles are student or élève, parent or responsable, teacher, enseignant,
+// professeur or prof, admin, administration or personnel, in any case and
+// with or without accents. A login is 2 to 64 of a-z 0-9 . - _, compared
+// ignoring case and unique in the file. An email has one "@" with text on
+// each side, and no spaces.
 //
 // Columns that mean nothing for a row's role are ignored (a class on a
 // parent, groups on a teacher), except children on anyone but a parent and
@@ -75,21 +79,24 @@
 //
 // # Timetable file
 //
-// One weekly lesson per row. Columns:
+// One weekly lesson per row. Columns, by their English and French names:
 //
-//	class   | classe                          required
-//	day     | jour                            required  1–7 (1 = Monday, 7 = Sunday),
-//	                                                     monday…sunday, mon…sun,
-//	                                                     lundi…dimanche, lun…dim
-//	                                                     (any case, accents optional)
-//	start   | début | debut                   required  8:00, 08:00, 8h00, 8h or
-//	end     | fin                             required  08:00:00; end after start
-//	subject | matière | matiere               required
-//	teacher | enseignant | professeur                   the teacher's login
-//	room    | salle
-//	group   | groupe                                    only this group of the class attends
+//	class   | classe                     required
+//	day     | jour                       required
+//	start   | début | debut              required
+//	end     | fin                        required, after start
+//	subject | matière | matiere          required
+//	teacher | enseignant | professeur    optional: the teacher's login
+//	room    | salle                      optional
+//	group   | groupe                     optional: only this group of the class attends
 //
-// Times are returned as "HH:MM" and days as [time.Weekday]. Example:
+// A day is 1 to 7 (1 is Monday, 7 Sunday), an English name or its first
+// three letters (monday, mon… sunday, sun) or a French name or its first
+// three letters (lundi, lun… dimanche, dim), in any case and with or without
+// accents. A time is written 8:00, 08:00, 8h00, 8h or 08:00:00.
+//
+// Times are returned as "HH:MM" and days as [time.Weekday]. Classes, groups
+// and teachers are not looked up here: the store resolves them. Example:
 //
 //	classe;jour;début;fin;matière;enseignant;salle;groupe
 //	3e B;lundi;8h;9h;Mathématiques;m.durand;B12;

@@ -2,7 +2,6 @@ package csvimport
 
 import (
 	"io"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -81,11 +80,11 @@ func parseUser(r row, firstLine map[string]int) domain.RosterUser {
 		}
 		u.Groups = r.list("groups", maxWordLen)
 	case domain.RoleParent:
-		for _, c := range r.list("children", 0) {
-			if c = domain.NormalizeLogin(c); !slices.Contains(u.Children, c) {
-				u.Children = append(u.Children, c)
-			}
+		u.Children = r.list("children", 0)
+		for i, c := range u.Children {
+			u.Children[i] = domain.NormalizeLogin(c)
 		}
+		u.Children = compact(u.Children)
 	case domain.RoleTeacher:
 		u.Teaches = parseTeaches(r)
 	}
@@ -113,12 +112,9 @@ func parseTeaches(r row) []domain.RosterTeaching {
 		case max(utf8.RuneCountInString(audience), utf8.RuneCountInString(subject)) > maxWordLen:
 			r.problem("teaches", keyTooLong, r.titles["teaches"], maxWordLen)
 		}
-		t := domain.RosterTeaching{Class: audience, Subject: subject}
-		if !slices.Contains(ts, t) {
-			ts = append(ts, t)
-		}
+		ts = append(ts, domain.RosterTeaching{Class: audience, Subject: subject})
 	}
-	return ts
+	return compact(ts)
 }
 
 // resolve checks that every child is a student of the file and decides
@@ -156,7 +152,7 @@ func resolve(users []domain.RosterUser, rep *Report) {
 // validEmail is deliberately loose: one "@" with something on each side and
 // no spaces. Whether the address works is for the mail server to say.
 func validEmail(s string) bool {
-	local, domain, ok := strings.Cut(s, "@")
-	return ok && local != "" && domain != "" && !strings.Contains(domain, "@") &&
+	local, host, ok := strings.Cut(s, "@")
+	return ok && local != "" && host != "" && !strings.Contains(host, "@") &&
 		!strings.ContainsFunc(s, unicode.IsSpace)
 }

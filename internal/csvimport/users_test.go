@@ -119,10 +119,11 @@ var badUsers = []struct {
 		p(4, "class", keyTooLong, "class", 80), p(4, "groups", keyTooLong, "groups", 80),
 		p(5, "teaches", keyTooLong, "teaches", 80), p(5, "teaches", keyUnknownAudience, strings.Repeat("z", 39)+"…"),
 	}},
-	{"control characters", file("role;login;name;extra", "admin;ab;\"A\tb\";\x01", "admin;c\x00d;Cd;"), []Problem{
+	{"control characters", file("role;login;name;extra", "admin;ab;\"A\tb\";\x01", "admin;c\x00d;Cd;", "admin;ef;\u202eEf;"), []Problem{
 		p(1, "", keyUnknownColumn, "extra"),
 		p(2, "name", keyControlChar, "name"),
 		p(3, "login", keyControlChar, "login"), p(3, "login", keyBadLogin, "c\x00d"),
+		p(4, "name", keyControlChar, "name"),
 	}},
 	{"roles", file("role;login;name", "pupil;ab;Ab", "élève ;cd;Cd", "Élève;ef;Ef"), []Problem{
 		p(2, "role", keyBadRole, "pupil"), p(3, "class", keyClassRequired), p(4, "class", keyClassRequired),

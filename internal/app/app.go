@@ -1,0 +1,253 @@
+// Package app wires Préau together: it opens the data directory (database,
+// blob store, secret key), builds the services and the HTTP handler, and
+// runs the server with a graceful shutdown.
+package app
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"preau/internal/api"
+	"preau/internal/auth"
+	"preau/internal/blob"
+	"preau/internal/config"
+	"preau/internal/domain"
+	"preau/internal/httpx"
+	"preau/internal/password"
+	"preau/internal/store/sqlite"
+	"preau/internal/web"
+	"preau/internal/workspace"
+)
+
+// Version is set at build time with -ldflags "-X preau/internal/app.Version=…".
+var Version = "dev"
+
+// App is a running Préau node's components.
+type App struct {
+	Config  *config.Config
+	Log     *slog.Logger
+	Store   domain.Store
+	Blobs   *blob.Store
+	Auth    *auth.Manager
+	Service *workspace.Service
+	Handler http.Handler
+	Demo    bool
+
+	secret           []byte
+	cancelBackground context.CancelFunc
+	background       sync.WaitGroup
+}
+
+// Open prepares the data directory and builds every component.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("app: data directory %s: %w", cfg.DataDir, err)
+	}
+	secret, err := loadSecret(filepath.Join(cfg.DataDir, "secret.key"))
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "preau.db"), sqlite.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "files"))
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	if n, err := blobs.CleanTemp(time.Hour); err != nil {
+		log.Warn("clean temporary uploads", "err", err)
+	} else if n > 0 {
+		log.Info("removed temporary uploads left by a crash", "count", n)
+	}
+	acfg := auth.DefaultConfig()
+	acfg.IdleTimeout = cfg.SessionIdle
+	hasher := password.NewHasher(cfg.Argon2, 0)
+	am := auth.NewManager(store, hasher, acfg, derive(secret, "csrf"), log)
+	svc := workspace.New(store, blobs)
+
+	a := &App{Config: cfg, Log: log, Store: store, Blobs: blobs, Auth: am, Service: svc, Demo: demo, secret: secret}
+	if a.Handler, err = a.handler(); err != nil {
+		store.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancelBackground = cancel
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		am.Run(bg)
+	}()
+	return a, nil
+}
+
+// derive makes independent keys for each use from the one stored secret.
+func derive(secret []byte, label string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("preau/" + label))
+	return m.Sum(nil)
+}
+
+// loadSecret reads the node's secret key, creating it (mode 0600) on first start.
+func loadSecret(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("app: secret key %s is too short", path)
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("app: read secret key: %w", err)
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("app: generate secret key: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("app: create secret key: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("app: write secret key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("app: sync secret key: %w", err)
+	}
+	return b, f.Close()
+}
+
+func (a *App) handler() (http.Handler, error) {
+	cfg := a.Config
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := httpx.NewMetrics(reg)
+	secure, hsts := cookiesSecure(cfg.BaseURL)
+
+	mux := http.NewServeMux()
+	receiptKey := derive(a.secret, "receipt")
+	err := web.Register(mux, a.Service, a.Auth, web.Config{SecureCookies: secure, MaxUploadBytes: cfg.MaxUploadBytes,
+		MaxFiles: cfg.MaxFiles, Location: cfg.Location(), ReceiptKey: receiptKey, Demo: a.Demo}, a.Log)
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	api.Register(mux, a.Service, a.Auth, api.Config{MaxUploadBytes: cfg.MaxUploadBytes, MaxFiles: cfg.MaxFiles,
+		Location: cfg.Location(), ReceiptKey: receiptKey}, a.Log)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := a.Store.Ping(ctx); err != nil {
+			a.Log.Error("readiness", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "database unavailable")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	// Cross-origin state-changing browser requests are refused before any
+	// handler runs (Sec-Fetch-Site / Origin checks); the forms' per-session
+	// tokens are a second line for browsers that send neither header.
+	csrf := http.NewCrossOriginProtection()
+	return httpx.SecurityHeaders(hsts, csrf.Handler(metrics.Instrument(a.Log, mux))), nil
+}
+
+// cookiesSecure decides the Secure cookie flag and HSTS from the public URL:
+// always over HTTPS; over plain HTTP only on loopback, where browsers
+// accept Secure cookies, so a demo on 127.0.0.1 keeps them.
+func cookiesSecure(base string) (secure, hsts bool) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return true, false
+	}
+	if u.Scheme == "https" {
+		return true, true
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true, false
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true, false
+	}
+	return false, false
+}
+
+// Serve runs the HTTP server on ln until ctx is cancelled, then lets
+// in-flight requests finish (up to the shutdown timeout) and closes the
+// database cleanly.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	cfg := a.Config
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTime,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = err
+	case <-ctx.Done():
+		a.Log.Info("shutting down: finishing in-flight requests", "timeout", cfg.ShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+		serveErr = srv.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, a.Close())
+}
+
+// Close stops background work, writes pending session expiries and closes
+// the database.
+func (a *App) Close() error {
+	a.cancelBackground()
+	a.background.Wait()
+	if err := a.Store.Close(); err != nil {
+		return fmt.Errorf("app: close store: %w", err)
+	}
+	a.Log.Info("database closed cleanly")
+	return nil
+}

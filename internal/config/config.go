@@ -1,0 +1,197 @@
+// Package config reads Préau's settings from command-line flags, each with a
+// PREAU_* environment variable as fallback (flags win), and validates them
+// all at once so an operator sees every mistake in one go.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"preau/internal/password"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	Addr     string
+	DataDir  string
+	BaseURL  string
+	Timezone string
+	TLSCert  string
+	TLSKey   string
+
+	MaxUploadBytes  int64
+	MaxFiles        int
+	MaxHeaderBytes  int
+	ReadHeaderTime  time.Duration
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+	SessionIdle     time.Duration
+
+	Argon2 password.Params
+
+	LogLevel  string
+	LogFormat string
+
+	DemoSize string // demo only: "CLASSESxSTUDENTS"
+}
+
+// Flags registers every setting on fs and returns a function that, after
+// fs.Parse, applies environment fallbacks and validates.
+func Flags(fs *flag.FlagSet) (*Config, func() error) {
+	c := &Config{Argon2: password.DefaultParams()}
+	var upload string
+	var argonMem, argonTime, argonThreads uint
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (PREAU_ADDR)")
+	fs.StringVar(&c.DataDir, "data", "", "data directory: database, files, keys (PREAU_DATA)")
+	fs.StringVar(&c.BaseURL, "base-url", "", "public URL of the site, e.g. https://ent.example.fr; defaults to http://ADDR (PREAU_BASE_URL)")
+	fs.StringVar(&c.Timezone, "timezone", "Europe/Paris", "time zone dates are shown in (PREAU_TIMEZONE)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file; serve HTTPS directly (PREAU_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file (PREAU_TLS_KEY)")
+	fs.StringVar(&upload, "max-upload", "20MiB", "largest upload request, e.g. 20MiB (PREAU_MAX_UPLOAD)")
+	fs.IntVar(&c.MaxFiles, "max-files", 10, "files per upload (PREAU_MAX_FILES)")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16<<10, "largest request header (PREAU_MAX_HEADER_BYTES)")
+	fs.DurationVar(&c.ReadHeaderTime, "read-header-timeout", 5*time.Second, "time to read request headers (PREAU_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", 2*time.Minute, "time to read a whole request, uploads included (PREAU_READ_TIMEOUT)")
+	fs.DurationVar(&c.WriteTimeout, "write-timeout", 2*time.Minute, "time to write a response (PREAU_WRITE_TIMEOUT)")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 90*time.Second, "keep-alive idle time (PREAU_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time in-flight requests get on SIGTERM (PREAU_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", 12*time.Hour, "a session unused this long expires (PREAU_SESSION_IDLE)")
+	fs.UintVar(&argonMem, "argon2-memory", uint(c.Argon2.Memory), "argon2id memory in KiB (PREAU_ARGON2_MEMORY)")
+	fs.UintVar(&argonTime, "argon2-time", uint(c.Argon2.Time), "argon2id iterations (PREAU_ARGON2_TIME)")
+	fs.UintVar(&argonThreads, "argon2-threads", uint(c.Argon2.Threads), "argon2id parallelism (PREAU_ARGON2_THREADS)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error (PREAU_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json (PREAU_LOG_FORMAT)")
+	fs.StringVar(&c.DemoSize, "size", "", "demo school size CLASSESxSTUDENTS, e.g. 30x30 (PREAU_SIZE; demo only)")
+	return c, func() error {
+		applyEnv(fs)
+		var errs []error
+		n, err := ParseBytes(upload)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--max-upload: %w", err))
+		}
+		c.MaxUploadBytes = n
+		c.Argon2.Memory, c.Argon2.Time, c.Argon2.Threads = uint32(argonMem), uint32(argonTime), uint8(argonThreads)
+		errs = append(errs, c.validate()...)
+		return errors.Join(errs...)
+	}
+}
+
+// applyEnv sets every flag not given on the command line from PREAU_NAME.
+func applyEnv(fs *flag.FlagSet) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := "PREAU_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			fs.Set(f.Name, v) // validated below like a flag
+		}
+	})
+}
+
+func (c *Config) validate() []error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	}
+	if c.BaseURL == "" {
+		scheme := "http"
+		if c.TLSCert != "" {
+			scheme = "https"
+		}
+		c.BaseURL = scheme + "://" + c.Addr
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--base-url %q: want an http or https URL", c.BaseURL))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("--timezone %q: %w", c.Timezone, err))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.MaxUploadBytes < 1<<10 {
+		errs = append(errs, errors.New("--max-upload must be at least 1KiB"))
+	}
+	if c.MaxFiles < 1 || c.MaxFiles > 100 {
+		errs = append(errs, errors.New("--max-files must be between 1 and 100"))
+	}
+	if c.MaxHeaderBytes < 4<<10 {
+		errs = append(errs, errors.New("--max-header-bytes must be at least 4096"))
+	}
+	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTime, "read-timeout": c.ReadTimeout,
+		"write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout, "session-idle": c.SessionIdle} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("--%s must be positive", name))
+		}
+	}
+	if err := c.Argon2.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("argon2 parameters: %w", err))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	if c.DemoSize != "" {
+		if _, _, err := ParseSize(c.DemoSize); err != nil {
+			errs = append(errs, fmt.Errorf("--size: %w", err))
+		}
+	}
+	return errs
+}
+
+// Location returns the configured time zone.
+func (c *Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// ParseBytes reads sizes like "20MiB", "512KiB", "1GB" or a plain number.
+func ParseBytes(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"kB", 1e3}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size like 20MiB", s)
+	}
+	return n * mult, nil
+}
+
+// ParseSize reads a demo size "CLASSESxSTUDENTS".
+func ParseSize(s string) (classes, students int, err error) {
+	a, b, ok := strings.Cut(strings.ToLower(s), "x")
+	classes, err1 := strconv.Atoi(a)
+	students, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || classes < 1 || classes > 500 || students < 1 || students > 100 {
+		return 0, 0, fmt.Errorf("%q: want CLASSESxSTUDENTS, e.g. 30x30 (at most 500x100)", s)
+	}
+	return classes, students, nil
+}

@@ -1,0 +1,89 @@
+package httpx
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics counts requests and their latency by route pattern and status.
+// Route patterns (not raw paths) keep label cardinality bounded whatever
+// URLs clients invent.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	inflight prometheus.Gauge
+}
+
+// NewMetrics registers the HTTP metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "preau_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "preau_http_request_duration_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "preau_http_requests_in_flight", Help: "HTTP requests being served.",
+		}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.inflight)
+	return m
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Instrument wraps the mux: it records metrics by the pattern the mux
+// matched and logs server errors and slow requests.
+func (m *Metrics) Instrument(log *slog.Logger, mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		m.inflight.Inc()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			m.inflight.Dec()
+			d := time.Since(start)
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			m.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
+			m.latency.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			if sw.status >= 500 || d > 2*time.Second {
+				log.Warn("request", "method", r.Method, "route", route, "status", sw.status, "duration", d, "bytes", sw.bytes)
+			}
+		}()
+		mux.ServeHTTP(sw, r)
+	})
+}
