@@ -39,15 +39,18 @@ type Config struct {
 	AddressBackoff      backoff.Config
 }
 
-// DefaultConfig suits a school: a session lasts a school day of inactivity.
+// DefaultConfig suits a school: a session lasts a school day of inactivity;
+// the sixth attempt after five wrong passwords on one account waits a second,
+// then two, four… up to 15 minutes; a /24 (or /56) gets thirty free failures,
+// because a whole school may share one NAT address.
 func DefaultConfig() Config {
 	return Config{
 		IdleTimeout:         12 * time.Hour,
 		MaxCachedPrincipals: 200_000,
 		MembershipTTL:       time.Minute,
 		FlushInterval:       30 * time.Second,
-		AccountBackoff:      backoff.Config{Free: 5, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, MaxKeys: 100_000},
-		AddressBackoff:      backoff.Config{Free: 30, Base: time.Second, Max: 5 * time.Minute, Forget: time.Hour, MaxKeys: 100_000},
+		AccountBackoff:      backoff.Config{Free: 4, Base: time.Second, Max: 15 * time.Minute, Forget: time.Hour, MaxKeys: 100_000},
+		AddressBackoff:      backoff.Config{Free: 29, Base: time.Second, Max: 5 * time.Minute, Forget: time.Hour, MaxKeys: 100_000},
 	}
 }
 

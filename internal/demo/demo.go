@@ -180,6 +180,17 @@ func timetable(size Size) []domain.RosterSlot {
 	return slots
 }
 
+// schoolDay moves a weekend day to the next Monday.
+func schoolDay(t time.Time) time.Time {
+	switch t.Weekday() {
+	case time.Saturday:
+		return t.AddDate(0, 0, 2)
+	case time.Sunday:
+		return t.AddDate(0, 0, 1)
+	}
+	return t
+}
+
 func addHour(hm string) string {
 	t, _ := time.Parse("15:04", hm)
 	return t.Add(time.Hour).Format("15:04")
@@ -224,7 +235,7 @@ func seedWork(ctx context.Context, store domain.Store, school domain.School, siz
 			s := (c + d + 8) % len(subjects)
 			teacher := byLogin[teacherLogin(s, c)]
 			hw := homework[(c+d+6)%len(homework)]
-			day := today.AddDate(0, 0, d)
+			day := schoolDay(today.AddDate(0, 0, d))
 			due := day.Add(8 * time.Hour)
 			e, err := store.CreateEntry(ctx, domain.NewEntry{SchoolID: school.ID, TeacherID: teacher.ID, Audience: domain.Audience{ClassID: class.ID},
 				Kind: domain.KindHomework, Subject: subjects[s].Name, Title: hw.Title, Description: hw.Desc, LessonDate: day.AddDate(0, 0, -3),

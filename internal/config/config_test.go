@@ -1,0 +1,73 @@
+package config
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func parse(t *testing.T, args ...string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c, finish := Flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, finish()
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:8080" || c.BaseURL != "http://127.0.0.1:8080" || c.MaxUploadBytes != 20<<20 {
+		t.Errorf("defaults = %+v", c)
+	}
+	if c.Argon2.Memory != 19456 || c.Argon2.Time != 2 || c.Argon2.Threads != 1 {
+		t.Errorf("argon2 defaults = %+v, want OWASP m=19456 t=2 p=1", c.Argon2)
+	}
+}
+
+func TestEnvironmentFillsFlagsNotGiven(t *testing.T) {
+	t.Setenv("PREAU_ADDR", "127.0.0.1:9999")
+	t.Setenv("PREAU_MAX_UPLOAD", "5MiB")
+	t.Setenv("PREAU_TIMEZONE", "America/Cayenne")
+	c, err := parse(t, "--addr", "127.0.0.1:7000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7000" {
+		t.Errorf("flag should win over env: %s", c.Addr)
+	}
+	if c.MaxUploadBytes != 5<<20 || c.Timezone != "America/Cayenne" {
+		t.Errorf("env not applied: %+v", c)
+	}
+}
+
+func TestEveryProblemIsReportedAtOnce(t *testing.T) {
+	_, err := parse(t, "--addr", "nope", "--max-upload", "lots", "--timezone", "Mars/Olympus", "--log-level", "loud", "--argon2-time", "0", "--size", "3x")
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{"--addr", "--max-upload", "--timezone", "--log-level", "argon2", "--size"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{"20MiB": 20 << 20, "512KiB": 512 << 10, "1GB": 1e9, "100": 100, " 2 MiB ": 2 << 20} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "-1", "abc", "1TiB", "99999999999GiB"} {
+		if _, err := ParseBytes(in); err == nil {
+			t.Errorf("ParseBytes(%q) accepted", in)
+		}
+	}
+}
