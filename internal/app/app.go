@@ -31,6 +31,7 @@ import (
 	"preau/internal/domain"
 	"preau/internal/httpx"
 	"preau/internal/password"
+	"preau/internal/store/cache"
 	"preau/internal/store/sqlite"
 	"preau/internal/web"
 	"preau/internal/workspace"
@@ -64,10 +65,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "preau.db"), sqlite.Options{})
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "preau.db"), sqlite.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	store := cache.New(db, cache.Options{TTL: cfg.CacheTTL})
 	blobs, err := blob.Open(filepath.Join(cfg.DataDir, "files"))
 	if err != nil {
 		store.Close()

@@ -35,6 +35,7 @@ type Config struct {
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
 	SessionIdle     time.Duration
+	CacheTTL        time.Duration
 
 	Argon2 password.Params
 
@@ -65,6 +66,7 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.DurationVar(&c.IdleTimeout, "idle-timeout", 90*time.Second, "keep-alive idle time (PREAU_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time in-flight requests get on SIGTERM (PREAU_SHUTDOWN_TIMEOUT)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 12*time.Hour, "a session unused this long expires (PREAU_SESSION_IDLE)")
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", 10*time.Second, "longest a cached read may lag a write made by another node (PREAU_CACHE_TTL)")
 	fs.UintVar(&argonMem, "argon2-memory", uint(c.Argon2.Memory), "argon2id memory in KiB (PREAU_ARGON2_MEMORY)")
 	fs.UintVar(&argonTime, "argon2-time", uint(c.Argon2.Time), "argon2id iterations (PREAU_ARGON2_TIME)")
 	fs.UintVar(&argonThreads, "argon2-threads", uint(c.Argon2.Threads), "argon2id parallelism (PREAU_ARGON2_THREADS)")
@@ -131,7 +133,7 @@ func (c *Config) validate() []error {
 		errs = append(errs, errors.New("--max-header-bytes must be at least 4096"))
 	}
 	for name, d := range map[string]time.Duration{"read-header-timeout": c.ReadHeaderTime, "read-timeout": c.ReadTimeout,
-		"write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout, "session-idle": c.SessionIdle} {
+		"write-timeout": c.WriteTimeout, "idle-timeout": c.IdleTimeout, "shutdown-timeout": c.ShutdownTimeout, "session-idle": c.SessionIdle, "cache-ttl": c.CacheTTL} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("--%s must be positive", name))
 		}

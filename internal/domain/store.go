@@ -106,6 +106,9 @@ type EntryStore interface {
 	Entries(ctx context.Context, f EntryFilter) ([]Entry, error)
 	SetDone(ctx context.Context, entry EntryID, student UserID, done bool) error
 	EntryStatuses(ctx context.Context, student UserID, entries []EntryID) (map[EntryID]EntryStatus, error)
+	// StudentStatuses returns the statuses of every entry a student ticked
+	// or handed something in for; entries absent from the map have none.
+	StudentStatuses(ctx context.Context, student UserID) (map[EntryID]EntryStatus, error)
 	Completions(ctx context.Context, entries []EntryID) (map[EntryID]Completion, error)
 }
 

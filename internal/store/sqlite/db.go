@@ -39,6 +39,7 @@ var migrationFiles embed.FS
 type DB struct {
 	write *sql.DB // exactly one connection: SQLite has one writer
 	read  *sql.DB // query_only connections for parallel reads
+	stmts *stmtCache
 	now   func() time.Time
 }
 
@@ -104,19 +105,21 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 	read.SetMaxIdleConns(opt.Readers)
 	read.SetConnMaxLifetime(0)
 	db.read = read
+	db.stmts = newStmtCache(read, 1024)
 	return db, nil
 }
 
 // Close closes both pools. A clean close checkpoints the WAL into the main
 // database file.
 func (db *DB) Close() error {
+	db.stmts.close()
 	return errors.Join(db.read.Close(), db.write.Close())
 }
 
 // Ping checks that a reader can query the database.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
-	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+	if err := db.queryRow(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil

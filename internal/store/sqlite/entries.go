@@ -56,7 +56,7 @@ func (db *DB) CreateEntry(ctx context.Context, n domain.NewEntry) (domain.Entry,
 
 // Entry loads one diary entry with its attachments.
 func (db *DB) Entry(ctx context.Context, id domain.EntryID) (domain.Entry, error) {
-	e, err := scanEntry(db.read.QueryRowContext(ctx, "SELECT "+entryCols+entryFrom+" WHERE e.id = ?", id))
+	e, err := scanEntry(db.queryRow(ctx, "SELECT "+entryCols+entryFrom+" WHERE e.id = ?", id))
 	if err != nil {
 		return e, fmt.Errorf("sqlite: entry %d: %w", id, mapErr(err))
 	}
@@ -103,7 +103,7 @@ func (db *DB) Entries(ctx context.Context, f domain.EntryFilter) ([]domain.Entry
 	if f.Limit > 0 {
 		q += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
-	rows, err := db.read.QueryContext(ctx, q, args...)
+	rows, err := db.query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: entries: %w", err)
 	}
@@ -153,7 +153,7 @@ func (db *DB) EntryStatuses(ctx context.Context, student domain.UserID, entries 
 		return out, nil
 	}
 	list, args := inList(entries)
-	rows, err := db.read.QueryContext(ctx, `SELECT e.id,
+	rows, err := db.query(ctx, `SELECT e.id,
 			EXISTS (SELECT 1 FROM homework_done d WHERE d.entry_id = e.id AND d.student_id = ?),
 			(SELECT count(*) FROM submissions s WHERE s.entry_id = e.id AND s.student_id = ?)
 		FROM entries e WHERE e.id IN (`+list+`)`, append([]any{student, student}, args...)...)
@@ -172,6 +172,30 @@ func (db *DB) EntryStatuses(ctx context.Context, student domain.UserID, entries 
 	return out, rows.Err()
 }
 
+// StudentStatuses returns every status a student has.
+func (db *DB) StudentStatuses(ctx context.Context, student domain.UserID) (map[domain.EntryID]domain.EntryStatus, error) {
+	out := map[domain.EntryID]domain.EntryStatus{}
+	rows, err := db.query(ctx, `SELECT entry_id, 1, 0 FROM homework_done WHERE student_id = ?
+		UNION ALL SELECT entry_id, 0, count(*) FROM submissions WHERE student_id = ? GROUP BY entry_id`, student, student)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: statuses of %d: %w", student, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id domain.EntryID
+		var done bool
+		var subs int
+		if err := rows.Scan(&id, &done, &subs); err != nil {
+			return nil, fmt.Errorf("sqlite: scan status: %w", err)
+		}
+		st := out[id]
+		st.Done = st.Done || done
+		st.Submissions += subs
+		out[id] = st
+	}
+	return out, rows.Err()
+}
+
 // Completions counts, per homework, the audience's students, those who
 // ticked it done and those who handed something in.
 func (db *DB) Completions(ctx context.Context, entries []domain.EntryID) (map[domain.EntryID]domain.Completion, error) {
@@ -180,7 +204,7 @@ func (db *DB) Completions(ctx context.Context, entries []domain.EntryID) (map[do
 		return out, nil
 	}
 	list, args := inList(entries)
-	rows, err := db.read.QueryContext(ctx, `SELECT e.id,
+	rows, err := db.query(ctx, `SELECT e.id,
 			CASE WHEN e.class_id IS NOT NULL
 				THEN (SELECT count(*) FROM enrollments x WHERE x.class_id = e.class_id)
 				ELSE (SELECT count(*) FROM group_members x WHERE x.group_id = e.group_id) END,
@@ -219,7 +243,7 @@ func (db *DB) attachments(ctx context.Context, kind string, owners []int64) (map
 		return out, nil
 	}
 	list, args := inList(owners)
-	rows, err := db.read.QueryContext(ctx, `SELECT owner_id, name, content_type, size, sha256 FROM attachments
+	rows, err := db.query(ctx, `SELECT owner_id, name, content_type, size, sha256 FROM attachments
 		WHERE owner_kind = ? AND owner_id IN (`+list+`) ORDER BY owner_id, id`, append([]any{kind}, args...)...)
 	if err != nil {
 		return nil, err

@@ -89,7 +89,7 @@ func scanThread(s scanner) (domain.Thread, error) {
 // Thread loads a thread as seen by viewer (unread count); ErrNotFound if
 // viewer does not take part in it.
 func (db *DB) Thread(ctx context.Context, id domain.ThreadID, viewer domain.UserID) (domain.Thread, error) {
-	t, err := scanThread(db.read.QueryRowContext(ctx, "SELECT "+threadCols+
+	t, err := scanThread(db.queryRow(ctx, "SELECT "+threadCols+
 		" FROM threads t JOIN thread_participants p ON p.thread_id = t.id AND p.user_id = ? WHERE t.id = ?", viewer, id))
 	if err != nil {
 		return t, fmt.Errorf("sqlite: thread %d: %w", id, mapErr(err))
@@ -107,7 +107,7 @@ func (db *DB) Threads(ctx context.Context, user domain.UserID, limit int) ([]dom
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := db.read.QueryContext(ctx, "SELECT "+threadCols+
+	rows, err := db.query(ctx, "SELECT "+threadCols+
 		" FROM threads t JOIN thread_participants p ON p.thread_id = t.id WHERE p.user_id = ? ORDER BY t.last_at DESC, t.id DESC LIMIT ?", user, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: threads of %d: %w", user, err)
@@ -142,7 +142,7 @@ func (db *DB) participants(ctx context.Context, threads []domain.ThreadID) (map[
 		return out, nil
 	}
 	list, args := inList(threads)
-	rows, err := db.read.QueryContext(ctx, "SELECT "+userCols+", p.thread_id FROM thread_participants p JOIN users u ON u.id = p.user_id WHERE p.thread_id IN ("+list+")", args...)
+	rows, err := db.query(ctx, "SELECT "+userCols+", p.thread_id FROM thread_participants p JOIN users u ON u.id = p.user_id WHERE p.thread_id IN ("+list+")", args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: thread participants: %w", err)
 	}
@@ -163,7 +163,7 @@ func (db *DB) participants(ctx context.Context, threads []domain.ThreadID) (map[
 
 // Messages lists a thread's messages, oldest first.
 func (db *DB) Messages(ctx context.Context, thread domain.ThreadID) ([]domain.Message, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT m.id, m.thread_id, m.sender_id, u.display_name, m.body, m.sent_at
+	rows, err := db.query(ctx, `SELECT m.id, m.thread_id, m.sender_id, u.display_name, m.body, m.sent_at
 		FROM messages m JOIN users u ON u.id = m.sender_id WHERE m.thread_id = ? ORDER BY m.id`, thread)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: messages of thread %d: %w", thread, err)
@@ -197,7 +197,7 @@ func (db *DB) Messages(ctx context.Context, thread domain.ThreadID) ([]domain.Me
 // IsParticipant reports whether user takes part in thread.
 func (db *DB) IsParticipant(ctx context.Context, thread domain.ThreadID, user domain.UserID) (bool, error) {
 	var n int
-	err := db.read.QueryRowContext(ctx, "SELECT count(*) FROM thread_participants WHERE thread_id = ? AND user_id = ?", thread, user).Scan(&n)
+	err := db.queryRow(ctx, "SELECT count(*) FROM thread_participants WHERE thread_id = ? AND user_id = ?", thread, user).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: participant %d in %d: %w", user, thread, err)
 	}
@@ -217,7 +217,7 @@ func (db *DB) MarkRead(ctx context.Context, thread domain.ThreadID, user domain.
 // UnreadCount counts messages from others that user has not read.
 func (db *DB) UnreadCount(ctx context.Context, user domain.UserID) (int, error) {
 	var n int
-	err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM thread_participants p JOIN messages m ON m.thread_id = p.thread_id
+	err := db.queryRow(ctx, `SELECT count(*) FROM thread_participants p JOIN messages m ON m.thread_id = p.thread_id
 		WHERE p.user_id = ? AND m.id > p.last_read AND m.sender_id <> p.user_id`, user).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: unread count of %d: %w", user, err)

@@ -27,7 +27,7 @@ func (db *DB) CreateSchool(ctx context.Context, s domain.School) (domain.School,
 // School loads one school.
 func (db *DB) School(ctx context.Context, id domain.SchoolID) (domain.School, error) {
 	s := domain.School{ID: id}
-	err := db.read.QueryRowContext(ctx, "SELECT name, timezone FROM schools WHERE id = ?", id).Scan(&s.Name, &s.Timezone)
+	err := db.queryRow(ctx, "SELECT name, timezone FROM schools WHERE id = ?", id).Scan(&s.Name, &s.Timezone)
 	if err != nil {
 		return s, fmt.Errorf("sqlite: school %d: %w", id, mapErr(err))
 	}
@@ -36,7 +36,7 @@ func (db *DB) School(ctx context.Context, id domain.SchoolID) (domain.School, er
 
 // Schools lists every school.
 func (db *DB) Schools(ctx context.Context) ([]domain.School, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT id, name, timezone FROM schools ORDER BY id")
+	rows, err := db.query(ctx, "SELECT id, name, timezone FROM schools ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: schools: %w", err)
 	}
@@ -66,7 +66,7 @@ func (db *DB) CreateClass(ctx context.Context, c domain.Class) (domain.Class, er
 // Class loads one class.
 func (db *DB) Class(ctx context.Context, id domain.ClassID) (domain.Class, error) {
 	c := domain.Class{ID: id}
-	err := db.read.QueryRowContext(ctx, "SELECT school_id, name FROM classes WHERE id = ?", id).Scan(&c.SchoolID, &c.Name)
+	err := db.queryRow(ctx, "SELECT school_id, name FROM classes WHERE id = ?", id).Scan(&c.SchoolID, &c.Name)
 	if err != nil {
 		return c, fmt.Errorf("sqlite: class %d: %w", id, mapErr(err))
 	}
@@ -75,7 +75,7 @@ func (db *DB) Class(ctx context.Context, id domain.ClassID) (domain.Class, error
 
 // Classes lists a school's classes by name.
 func (db *DB) Classes(ctx context.Context, school domain.SchoolID) ([]domain.Class, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT id, school_id, name FROM classes WHERE school_id = ? ORDER BY name", school)
+	rows, err := db.query(ctx, "SELECT id, school_id, name FROM classes WHERE school_id = ? ORDER BY name", school)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: classes of school %d: %w", school, err)
 	}
@@ -105,7 +105,7 @@ func (db *DB) CreateGroup(ctx context.Context, g domain.Group) (domain.Group, er
 // Group loads one group.
 func (db *DB) Group(ctx context.Context, id domain.GroupID) (domain.Group, error) {
 	g := domain.Group{ID: id}
-	err := db.read.QueryRowContext(ctx, "SELECT school_id, name FROM student_groups WHERE id = ?", id).Scan(&g.SchoolID, &g.Name)
+	err := db.queryRow(ctx, "SELECT school_id, name FROM student_groups WHERE id = ?", id).Scan(&g.SchoolID, &g.Name)
 	if err != nil {
 		return g, fmt.Errorf("sqlite: group %d: %w", id, mapErr(err))
 	}
@@ -114,7 +114,7 @@ func (db *DB) Group(ctx context.Context, id domain.GroupID) (domain.Group, error
 
 // Groups lists a school's groups by name.
 func (db *DB) Groups(ctx context.Context, school domain.SchoolID) ([]domain.Group, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT id, school_id, name FROM student_groups WHERE school_id = ? ORDER BY name", school)
+	rows, err := db.query(ctx, "SELECT id, school_id, name FROM student_groups WHERE school_id = ? ORDER BY name", school)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: groups of school %d: %w", school, err)
 	}
@@ -181,7 +181,7 @@ func addTeaching(ctx context.Context, ex execer, t domain.Teaching) error {
 
 // Teachings lists every teaching assignment of a school.
 func (db *DB) Teachings(ctx context.Context, school domain.SchoolID) ([]domain.Teaching, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT t.teacher_id, coalesce(t.class_id, 0), coalesce(t.group_id, 0), t.subject
+	rows, err := db.query(ctx, `SELECT t.teacher_id, coalesce(t.class_id, 0), coalesce(t.group_id, 0), t.subject
 		FROM teachings t JOIN users u ON u.id = t.teacher_id WHERE u.school_id = ? ORDER BY t.id`, school)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: teachings of school %d: %w", school, err)
@@ -224,10 +224,10 @@ func (db *DB) Membership(ctx context.Context, id domain.UserID) (domain.Membersh
 	default:
 		return m, nil
 	}
-	if m.Classes, err = queryIDs[domain.ClassID](ctx, db.read, classQ, id); err != nil {
+	if m.Classes, err = queryIDs[domain.ClassID](ctx, reader{db}, classQ, id); err != nil {
 		return m, fmt.Errorf("sqlite: classes of %d: %w", id, err)
 	}
-	if m.Groups, err = queryIDs[domain.GroupID](ctx, db.read, groupQ, id); err != nil {
+	if m.Groups, err = queryIDs[domain.GroupID](ctx, reader{db}, groupQ, id); err != nil {
 		return m, fmt.Errorf("sqlite: groups of %d: %w", id, err)
 	}
 	return m, nil
@@ -276,7 +276,7 @@ func (db *DB) AudienceStudents(ctx context.Context, a domain.Audience) ([]domain
 // MessagingPolicy returns the school's rules, or the defaults if never set.
 func (db *DB) MessagingPolicy(ctx context.Context, school domain.SchoolID) (domain.MessagingPolicy, error) {
 	var raw string
-	if err := db.read.QueryRowContext(ctx, "SELECT messaging_policy FROM schools WHERE id = ?", school).Scan(&raw); err != nil {
+	if err := db.queryRow(ctx, "SELECT messaging_policy FROM schools WHERE id = ?", school).Scan(&raw); err != nil {
 		return nil, fmt.Errorf("sqlite: messaging policy of %d: %w", school, mapErr(err))
 	}
 	if raw == "" {

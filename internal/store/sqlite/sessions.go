@@ -23,7 +23,7 @@ func (db *DB) CreateSession(ctx context.Context, s domain.Session) error {
 func (db *DB) Session(ctx context.Context, idHash [32]byte) (domain.Session, error) {
 	s := domain.Session{IDHash: idHash}
 	var created, expires int64
-	err := db.read.QueryRowContext(ctx, "SELECT user_id, created_at, expires_at, user_agent FROM sessions WHERE id_hash = ?", idHash[:]).
+	err := db.queryRow(ctx, "SELECT user_id, created_at, expires_at, user_agent FROM sessions WHERE id_hash = ?", idHash[:]).
 		Scan(&s.UserID, &created, &expires, &s.UserAgent)
 	if err != nil {
 		return s, fmt.Errorf("sqlite: session: %w", mapErr(err))

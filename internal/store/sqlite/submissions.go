@@ -61,7 +61,7 @@ func (db *DB) CreateSubmission(ctx context.Context, s domain.Submission) (domain
 
 // Submission loads one submission with its files and feedback.
 func (db *DB) Submission(ctx context.Context, id domain.SubmissionID) (domain.Submission, error) {
-	s, err := scanSubmission(db.read.QueryRowContext(ctx, "SELECT "+submissionCols+submissionFrom+" WHERE s.id = ?", id))
+	s, err := scanSubmission(db.queryRow(ctx, "SELECT "+submissionCols+submissionFrom+" WHERE s.id = ?", id))
 	if err != nil {
 		return s, fmt.Errorf("sqlite: submission %d: %w", id, mapErr(err))
 	}
@@ -75,7 +75,7 @@ func (db *DB) Submission(ctx context.Context, id domain.SubmissionID) (domain.Su
 
 // Submissions lists an entry's submissions, oldest first.
 func (db *DB) Submissions(ctx context.Context, entry domain.EntryID, student domain.UserID) ([]domain.Submission, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT "+submissionCols+submissionFrom+
+	rows, err := db.query(ctx, "SELECT "+submissionCols+submissionFrom+
 		" WHERE s.entry_id = ? AND (? = 0 OR s.student_id = ?) ORDER BY s.id", entry, student, student)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: submissions of entry %d: %w", entry, err)

@@ -42,7 +42,7 @@ const slotCols = `s.id, s.class_id, s.weekday, s.start_time, s.end_time, s.subje
 	coalesce(u.display_name, ''), s.room, coalesce(s.group_id, 0)`
 
 func (db *DB) querySlots(ctx context.Context, where string, args ...any) ([]domain.Slot, error) {
-	rows, err := db.read.QueryContext(ctx, "SELECT "+slotCols+` FROM timetable_slots s LEFT JOIN users u ON u.id = s.teacher_id
+	rows, err := db.query(ctx, "SELECT "+slotCols+` FROM timetable_slots s LEFT JOIN users u ON u.id = s.teacher_id
 		WHERE `+where+" ORDER BY s.weekday, s.start_time, s.id", args...)
 	if err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func scanUser(s scanner, extra ...any) (domain.User, error) {
 }
 
 func (db *DB) queryUsers(ctx context.Context, query string, args ...any) ([]domain.User, error) {
-	rows, err := db.read.QueryContext(ctx, query, args...)
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (db *DB) CreateUser(ctx context.Context, n domain.NewUser) (domain.User, er
 
 // User loads one account.
 func (db *DB) User(ctx context.Context, id domain.UserID) (domain.User, error) {
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userCols+" FROM users u WHERE u.id = ?", id))
+	u, err := scanUser(db.queryRow(ctx, "SELECT "+userCols+" FROM users u WHERE u.id = ?", id))
 	if err != nil {
 		return u, fmt.Errorf("sqlite: user %d: %w", id, mapErr(err))
 	}
@@ -67,7 +67,7 @@ func (db *DB) User(ctx context.Context, id domain.UserID) (domain.User, error) {
 // UserByLogin loads an account and its password hash by login.
 func (db *DB) UserByLogin(ctx context.Context, login string) (domain.User, string, error) {
 	var hash string
-	u, err := scanUser(db.read.QueryRowContext(ctx, "SELECT "+userCols+", u.password_hash FROM users u WHERE u.login = ?", login), &hash)
+	u, err := scanUser(db.queryRow(ctx, "SELECT "+userCols+", u.password_hash FROM users u WHERE u.login = ?", login), &hash)
 	if err != nil {
 		return u, "", fmt.Errorf("sqlite: user %q: %w", login, mapErr(err))
 	}

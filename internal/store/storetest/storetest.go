@@ -349,6 +349,16 @@ func testDone(t *testing.T, s domain.Store) {
 	if c != (domain.Completion{Students: 2, Done: 1, Submitted: 1}) {
 		t.Errorf("completion = %+v", c)
 	}
+	all := must(s.StudentStatuses(ctx, w.bob.ID))
+	if len(all) != 1 || all[e.ID] != (domain.EntryStatus{Submissions: 1}) {
+		t.Errorf("bob's statuses = %+v", all)
+	}
+	if all := must(s.StudentStatuses(ctx, w.alice.ID)); len(all) != 1 || !all[e.ID].Done {
+		t.Errorf("alice's statuses = %+v", all)
+	}
+	if all := must(s.StudentStatuses(ctx, w.claire.ID)); len(all) != 0 {
+		t.Errorf("claire's statuses = %+v", all)
+	}
 	check(t, s.SetDone(ctx, e.ID, w.alice.ID, false))
 	if st := must(s.EntryStatuses(ctx, w.alice.ID, []domain.EntryID{e.ID})); st[e.ID].Done {
 		t.Errorf("untick did not stick")
