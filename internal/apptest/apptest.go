@@ -94,6 +94,18 @@ func (s *Server) LoginAPI(tb testing.TB, login, password string) *API {
 	return a
 }
 
+// TryLoginAPI attempts a login and returns the status and token.
+func (s *Server) TryLoginAPI(tb testing.TB, login, password string) (int, string, *API) {
+	tb.Helper()
+	a := &API{tb: tb, base: s.URL}
+	var out struct {
+		Token string `json:"token"`
+	}
+	code := a.Do("POST", "/api/v1/login", map[string]string{"login": login, "password": password}, &out)
+	a.Token = out.Token
+	return code, out.Token, a
+}
+
 // Do sends a JSON request (body nil for none) and decodes the JSON answer
 // into out (nil to discard). It returns the status.
 func (a *API) Do(method, path string, body, out any) int {
@@ -117,6 +129,14 @@ func (a *API) Do(method, path string, body, out any) int {
 		req.Header.Set("Authorization", "Bearer "+a.Token)
 	}
 	return a.Send(req, out)
+}
+
+// For returns a copy of the client that reports failures to tb, so a client
+// made in a test can be used inside its subtests (t.Run).
+func (a *API) For(tb testing.TB) *API {
+	c := *a
+	c.tb = tb
+	return &c
 }
 
 // Send sends a prepared request with the token and decodes the answer.
@@ -175,6 +195,14 @@ func (s *Server) LoginHTML(tb testing.TB, login, password string) *Browser {
 		b.CSRF = m[1]
 	}
 	return b
+}
+
+// For returns a copy of the browser (same cookies and CSRF token) that
+// reports failures to tb, for use inside subtests.
+func (b *Browser) For(tb testing.TB) *Browser {
+	c := *b
+	c.tb = tb
+	return &c
 }
 
 func (b *Browser) do(req *http.Request) (int, string, http.Header) {

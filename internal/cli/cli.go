@@ -355,7 +355,18 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	res, err := importer.Run(ctx, a.Store, a.Auth.Hasher(), sid, kind, data, cfg.MaxUploadBytes, apply)
+	var progress importer.Progress
+	if apply {
+		progress = func(done, total int) {
+			if total > 0 && (done == total || done%100 == 0) {
+				fmt.Fprintf(stderr, "\rpasswords: %d/%d", done, total)
+				if done == total {
+					fmt.Fprintln(stderr)
+				}
+			}
+		}
+	}
+	res, err := importer.Run(ctx, a.Store, a.Auth.Hasher(), sid, kind, data, cfg.MaxUploadBytes, apply, progress)
 	if err != nil {
 		return err
 	}

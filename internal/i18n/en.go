@@ -127,4 +127,5 @@ var en = map[string]string{
 	"err.form": "The form has errors, shown next to the fields.", "err.file_required": "Choose a file.",
 	"err.import_kind": "Unknown file type.", "err.policy": "Unknown rule.",
 	"err.json": "Invalid JSON body.", "err.window": "Invalid period: \"to\" must come after \"from\", within one year.",
+	"import.running": "Importing…", "import.progress": "Initial passwords created: %d of %d.", "import.refresh_help": "This page updates itself every two seconds.",
 }

@@ -127,4 +127,5 @@ var fr = map[string]string{
 	"err.form": "Le formulaire contient des erreurs, signalées à côté des champs.", "err.file_required": "Choisissez un fichier.",
 	"err.import_kind": "Type de fichier inconnu.", "err.policy": "Règle inconnue.",
 	"err.json": "Corps JSON invalide.", "err.window": "Période invalide : « to » doit suivre « from », sur un an au plus.",
+	"import.running": "Import en cours…", "import.progress": "Mots de passe initiaux créés : %d sur %d.", "import.refresh_help": "Cette page se met à jour toute seule toutes les deux secondes.",
 }

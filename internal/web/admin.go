@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"io"
 	"net/http"
 
@@ -103,13 +104,23 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		h.fail(w, r, p, err)
 		return
 	}
-	res, err := importer.Run(r.Context(), h.svc.Store(), h.auth.Hasher(), p.User.SchoolID, importer.Kind(d.Kind), data, h.cfg.MaxUploadBytes, apply)
+	if apply {
+		// Hashing the new accounts' passwords takes a while for a whole
+		// school: run it in the background and show its progress.
+		job := h.jobs.start(p.User.ID, func(ctx context.Context, progress importer.Progress) (importer.Result, error) {
+			res, err := importer.Run(ctx, h.svc.Store(), h.auth.Hasher(), p.User.SchoolID, importer.Kind(d.Kind), data, h.cfg.MaxUploadBytes, true, progress)
+			if err == nil && res.Applied && h.onImport != nil {
+				h.onImport()
+			}
+			return res, err
+		})
+		http.Redirect(w, r, "/admin/import/jobs/"+job, http.StatusSeeOther)
+		return
+	}
+	res, err := importer.Run(r.Context(), h.svc.Store(), h.auth.Hasher(), p.User.SchoolID, importer.Kind(d.Kind), data, h.cfg.MaxUploadBytes, false, nil)
 	if err != nil {
 		h.fail(w, r, p, err)
 		return
-	}
-	if res.Applied && h.onImport != nil {
-		h.onImport()
 	}
 	d.Result = &res
 	status := http.StatusOK
@@ -119,6 +130,26 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	pg := h.newPage(r, p, "admin.import", "admin")
 	pg.Data = d
 	h.render(w, r, status, "import", pg)
+}
+
+// showImportJob shows a running import's progress, refreshing itself every
+// two seconds (no JavaScript needed), then its result.
+func (h *handler) showImportJob(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	st, ok := h.jobs.status(r.PathValue("id"), p.User.ID)
+	if !ok {
+		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
+		return
+	}
+	if st.Err != nil {
+		h.fail(w, r, p, st.Err)
+		return
+	}
+	pg := h.newPage(r, p, "admin.import", "admin")
+	if !st.Finished {
+		pg.Refresh = 2
+	}
+	pg.Data = st
+	h.render(w, r, http.StatusOK, "import_job", pg)
 }
 
 func (h *handler) t(r *http.Request, p *auth.Principal, key string, args ...any) string {

@@ -21,16 +21,17 @@ import (
 
 // page is what every template receives.
 type page struct {
-	Lang   string
-	Title  string
-	Nav    string
-	User   *domain.User
-	CSRF   string
-	Flash  string
-	Demo   bool
-	Errors map[string]string // field → translated message
-	Form   map[string]string // values to show again after an error
-	Data   any
+	Lang    string
+	Title   string
+	Nav     string
+	User    *domain.User
+	CSRF    string
+	Flash   string
+	Demo    bool
+	Refresh int               // seconds; the page reloads itself (progress pages)
+	Errors  map[string]string // field → translated message
+	Form    map[string]string // values to show again after an error
+	Data    any
 }
 
 // Err returns the message for a field, for templates.

@@ -54,6 +54,7 @@ type handler struct {
 	pages map[string]map[string]*template.Template // lang → page → template
 	// onImport runs after a roster import (cache invalidation).
 	onImport func()
+	jobs     *jobs
 }
 
 // Register adds the HTML routes to mux.
@@ -61,7 +62,7 @@ func Register(mux *http.ServeMux, svc *workspace.Service, am *auth.Manager, cfg 
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	h := &handler{svc: svc, auth: am, cfg: cfg, log: log, onImport: am.InvalidateAll}
+	h := &handler{svc: svc, auth: am, cfg: cfg, log: log, onImport: am.InvalidateAll, jobs: newJobs(log)}
 	if err := h.parseTemplates(); err != nil {
 		return err
 	}
@@ -112,6 +113,7 @@ func Register(mux *http.ServeMux, svc *workspace.Service, am *auth.Manager, cfg 
 	mux.Handle("GET /admin/users", h.admin(h.showUsers))
 	mux.Handle("GET /admin/import", h.admin(h.showImport))
 	mux.Handle("POST /admin/import", h.admin(h.importFile))
+	mux.Handle("GET /admin/import/jobs/{id}", h.admin(h.showImportJob))
 	mux.Handle("GET /admin/messaging", h.admin(h.showPolicy))
 	mux.Handle("POST /admin/messaging", h.admin(h.setPolicy))
 	return nil
