@@ -1,0 +1,34 @@
+// Package browsertest drives the real Préau pages in a headless Chromium,
+// through the Chrome DevTools Protocol (github.com/chromedp/chromedp), the
+// way pupils, parents and teachers use them: typing into the login form,
+// clicking links and buttons, picking a file for a hand-in.
+//
+// The package holds tests only. Each test boots the whole program with
+// [preau/internal/apptest.StartDemo] (the seeded demo school, password
+// "demo" for every account) and starts its own browser, with a fresh
+// profile in a temporary directory. Every person of a scenario gets a
+// separate browser context, so cookies never leak from one to the next.
+//
+// What the tests cover:
+//
+//   - the hand-in journey: a pupil hands in a file and gets a receipt with
+//     its SHA-256, the teacher marks it, the parent reads the mark;
+//   - the same hand-in with JavaScript disabled, since every page is a
+//     plain form;
+//   - the English interface for a browser that asks for English;
+//   - the keyboard: the skip link comes first and moves the focus to the
+//     main content;
+//   - the weight of the pupil's home page (under 60 KB with its CSS) and the
+//     absence of any third-party request.
+//
+// The browser is /usr/bin/chromium (Debian's package). When it is missing
+// the tests are skipped, unless PREAU_REQUIRE_BROWSER=1, which CI sets so
+// that a missing browser fails the build instead of passing silently.
+// Screenshots of the pupil's home page (412 px wide, a common phone) and of
+// the receipt go to /tmp/preau-shots/ for a human to look at; they are not
+// compared with anything.
+//
+// Run them with:
+//
+//	go test -race ./internal/browsertest/
+package browsertest
