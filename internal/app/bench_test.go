@@ -92,4 +92,3 @@ func BenchmarkStudentHome(b *testing.B) {
 		}
 	})
 }
-

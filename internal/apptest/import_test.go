@@ -49,7 +49,7 @@ func TestStaffImportsAccountsWithADryRunFirst(t *testing.T) {
 	good := "rôle;identifiant;nom;classe\nélève;nouvelle.eleve;Nouvelle Élève;6e A\n"
 	ct, body = csvUpload(t, "users", good)
 	code, page, _ = admin.PostMultipart("/admin/import", ct, body)
-	if code != http.StatusOK || !strings.Contains(page, "1 ligne(s) prête(s)") {
+	if code != http.StatusOK || !strings.Contains(page, "1 ligne prête à importer") {
 		t.Fatalf("dry run: status %d", code)
 	}
 	// Nothing is imported by the dry run.

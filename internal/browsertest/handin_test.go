@@ -143,7 +143,7 @@ func TestHandInJourney(t *testing.T) {
 			t.Fatalf("parent's home links to homework %s, want %s", got, entryID)
 		}
 		mine := text(t, ctx, chromedp.CSS(`section[aria-labelledby="subs-h"]`))
-		contains(t, "parent's hand-in list", mine, "Reçu n° "+subID, "Corrigé", "16/20")
+		contains(t, "parent's hand-in list", mine, "Reçu n° "+subID, "Corrigé", "16 / 20")
 		if n := count(t, ctx, "#files"); n != 0 {
 			t.Errorf("the parent is offered the hand-in form")
 		}

@@ -87,7 +87,7 @@ func TestHomePageWeight(t *testing.T) {
 	for _, r := range perf.Resources {
 		total += r.bytes()
 		t.Logf("%6.0f B  %s (%s)", r.bytes(), r.Name, r.InitiatorType)
-		css = css || strings.HasSuffix(r.Name, ".css")
+		css = css || strings.Contains(r.Name, ".css")
 		if !sameOrigin(r.Name, perf.Origin) {
 			t.Errorf("third-party resource: %s", r.Name)
 		}

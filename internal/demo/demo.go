@@ -260,7 +260,7 @@ func seedWork(ctx context.Context, store domain.Store, school domain.School, siz
 	first := byName[className(0, size.Classes)]
 	maths, err := store.CreateEntry(ctx, domain.NewEntry{SchoolID: school.ID, TeacherID: prof.ID, Audience: domain.Audience{ClassID: first.ID},
 		Kind: domain.KindHomework, Subject: "Mathématiques", Title: "Devoir maison n° 3 : fractions", HandIn: true,
-		Description: "Faire les exercices 1 à 4 de la fiche jointe et rendre une photo ou un PDF de votre copie.",
+		Description: "Faire les exercices 1 à 4 page 52 et rendre une photo ou un PDF de votre copie.",
 		LessonDate:  today.AddDate(0, 0, -2), DueAt: today.Add(18 * time.Hour), PublishAt: today.AddDate(0, 0, -2)})
 	if err != nil {
 		return fmt.Errorf("demo: maths homework: %w", err)

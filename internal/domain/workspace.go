@@ -188,6 +188,7 @@ type Message struct {
 type Slot struct {
 	ID        int64
 	ClassID   ClassID
+	Class     string // class name, filled on reads
 	Weekday   time.Weekday
 	Start     string // "08:00", school local time
 	End       string // "09:00"

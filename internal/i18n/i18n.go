@@ -42,10 +42,35 @@ func T(lang, key string, args ...any) string {
 			return key
 		}
 	}
+	if one, other, ok := strings.Cut(msg, "|"); ok {
+		msg = other
+		if n, ok := firstInt(args); ok && singular(lang, n) {
+			msg = one
+		}
+	}
 	if len(args) == 0 {
 		return msg
 	}
 	return fmt.Sprintf(msg, args...)
+}
+
+// A message "singular|plural" is chosen by its first integer argument.
+func firstInt(args []any) (int, bool) {
+	for _, a := range args {
+		if n, ok := a.(int); ok {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// singular applies each language's rule: French uses the singular for 0
+// and 1, English for 1 only.
+func singular(lang string, n int) bool {
+	if lang == "fr" || !Supported(lang) {
+		return n == 0 || n == 1
+	}
+	return n == 1
 }
 
 // Keys returns every key of a language's catalog.

@@ -116,3 +116,18 @@ func TestDates(t *testing.T) {
 		t.Errorf("unknown language should fall back to French, got %q", got)
 	}
 }
+
+func TestPlurals(t *testing.T) {
+	for _, c := range []struct {
+		lang string
+		n    int
+		want string
+	}{
+		{"fr", 0, "0 message non lu"}, {"fr", 1, "1 message non lu"}, {"fr", 2, "2 messages non lus"},
+		{"en", 0, "0 unread messages"}, {"en", 1, "1 unread message"}, {"en", 3, "3 unread messages"},
+	} {
+		if got := T(c.lang, "home.unread", c.n); got != c.want {
+			t.Errorf("T(%s, home.unread, %d) = %q, want %q", c.lang, c.n, got, c.want)
+		}
+	}
+}

@@ -108,9 +108,10 @@ func (h *handler) funcs(lang string) template.FuncMap {
 			if m == nil {
 				return ""
 			}
-			return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", *m), "0"), ".")
+			return number(lang, *m)
 		},
-		"num": func(f float64) string { return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".") },
+		"num": func(f float64) string { return number(lang, f) },
+		"css": func() string { return cssURL },
 		"pct": func(a, b int) int {
 			if b == 0 {
 				return 0
@@ -133,6 +134,15 @@ func (h *handler) funcs(lang string) template.FuncMap {
 			return m
 		},
 	}
+}
+
+// number formats a mark: at most two decimals, with a decimal comma in French.
+func number(lang string, f float64) string {
+	s := strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", f), "0"), ".")
+	if lang == "fr" {
+		s = strings.Replace(s, ".", ",", 1)
+	}
+	return s
 }
 
 func humanSize(n int64) string {

@@ -10,9 +10,7 @@ package web
 import (
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -66,15 +64,11 @@ func Register(mux *http.ServeMux, svc *workspace.Service, am *auth.Manager, cfg 
 	if err := h.parseTemplates(); err != nil {
 		return err
 	}
-	static, err := fs.Sub(staticFiles, "static")
+	css, err := newStaticFile("static/preau.css", "text/css; charset=utf-8")
 	if err != nil {
-		return fmt.Errorf("web: static files: %w", err)
+		return err
 	}
-	fileServer := http.StripPrefix("/static/", http.FileServerFS(static))
-	mux.Handle("GET /static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=86400")
-		fileServer.ServeHTTP(w, r)
-	}))
+	mux.Handle("GET /static/preau.css", css)
 
 	mux.HandleFunc("GET /login", h.showLogin)
 	mux.HandleFunc("POST /login", h.login)

@@ -11,7 +11,9 @@ import (
 
 // Week returns the timetable that concerns v: a student's class (without
 // the slots of groups they are not in), a teacher's own slots, a parent's
-// first child's (parents pick a child with ChildWeek).
+// first child's (parents pick a child with ChildWeek). Slots are shaped
+// for the viewer: a student's carry the teacher and not their own class,
+// a teacher's carry the class and not their own name.
 func (s *Service) Week(ctx context.Context, v domain.Membership) ([]domain.Slot, error) {
 	switch v.User.Role {
 	case domain.RoleStudent:
@@ -19,13 +21,20 @@ func (s *Service) Week(ctx context.Context, v domain.Membership) ([]domain.Slot,
 		if err != nil {
 			return nil, fmt.Errorf("workspace: timetable: %w", err)
 		}
-		return slices.DeleteFunc(slots, func(sl domain.Slot) bool {
+		slots = slices.DeleteFunc(slices.Clone(slots), func(sl domain.Slot) bool {
 			return sl.GroupID != 0 && !slices.Contains(v.Groups, sl.GroupID)
-		}), nil
+		})
+		for i := range slots {
+			slots[i].Class = ""
+		}
+		return slots, nil
 	case domain.RoleTeacher:
 		slots, err := s.store.TeacherTimetable(ctx, v.User.ID)
 		if err != nil {
 			return nil, fmt.Errorf("workspace: teacher timetable: %w", err)
+		}
+		for i := range slots {
+			slots[i].Teacher = ""
 		}
 		return slots, nil
 	case domain.RoleParent:

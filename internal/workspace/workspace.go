@@ -54,6 +54,7 @@ type Item struct {
 	Status     domain.EntryStatus // students and parents: the child's status
 	Completion domain.Completion  // teachers: class progress
 	Late       bool               // due and not handed in (students)
+	Scheduled  bool               // staff: not yet visible to students (publish time ahead)
 }
 
 // ChildItems is one child's homework, for parents.
@@ -137,8 +138,10 @@ func (s *Service) entries(ctx context.Context, v domain.Membership, kind domain.
 		if err != nil {
 			return nil, fmt.Errorf("workspace: completions: %w", err)
 		}
+		now := s.now()
 		for i := range items {
 			items[i].Completion = cs[items[i].ID]
+			items[i].Scheduled = items[i].PublishAt.After(now)
 		}
 	}
 	return items, nil

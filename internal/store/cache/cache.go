@@ -37,7 +37,7 @@ type Store struct {
 	ttl time.Duration
 	now func() time.Time
 
-	entries   table[entryKey, []domain.Entry]              // one audience's entries in a window, all publish times
+	entries   table[entryKey, []domain.Entry]                             // one audience's entries in a window, all publish times
 	statuses  table[domain.UserID, map[domain.EntryID]domain.EntryStatus] // a student's ticks and hand-in counts
 	unread    table[domain.UserID, int]
 	timetable table[domain.ClassID, []domain.Slot]

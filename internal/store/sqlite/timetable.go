@@ -38,11 +38,11 @@ func (db *DB) ReplaceTimetable(ctx context.Context, class domain.ClassID, slots 
 	return nil
 }
 
-const slotCols = `s.id, s.class_id, s.weekday, s.start_time, s.end_time, s.subject, coalesce(s.teacher_id, 0),
+const slotCols = `s.id, s.class_id, c.name, s.weekday, s.start_time, s.end_time, s.subject, coalesce(s.teacher_id, 0),
 	coalesce(u.display_name, ''), s.room, coalesce(s.group_id, 0)`
 
 func (db *DB) querySlots(ctx context.Context, where string, args ...any) ([]domain.Slot, error) {
-	rows, err := db.query(ctx, "SELECT "+slotCols+` FROM timetable_slots s LEFT JOIN users u ON u.id = s.teacher_id
+	rows, err := db.query(ctx, "SELECT "+slotCols+` FROM timetable_slots s JOIN classes c ON c.id = s.class_id LEFT JOIN users u ON u.id = s.teacher_id
 		WHERE `+where+" ORDER BY s.weekday, s.start_time, s.id", args...)
 	if err != nil {
 		return nil, err
@@ -52,7 +52,7 @@ func (db *DB) querySlots(ctx context.Context, where string, args ...any) ([]doma
 	for rows.Next() {
 		var s domain.Slot
 		var wd int
-		if err := rows.Scan(&s.ID, &s.ClassID, &wd, &s.Start, &s.End, &s.Subject, &s.TeacherID, &s.Teacher, &s.Room, &s.GroupID); err != nil {
+		if err := rows.Scan(&s.ID, &s.ClassID, &s.Class, &wd, &s.Start, &s.End, &s.Subject, &s.TeacherID, &s.Teacher, &s.Room, &s.GroupID); err != nil {
 			return nil, err
 		}
 		s.Weekday = timeWeekday(wd)
