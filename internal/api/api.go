@@ -133,6 +133,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *domain.ValidationError
 	var mbe *http.MaxBytesError
 	switch {
+	case status == httpx.StatusClientClosed:
+		w.WriteHeader(status)
+		return
 	case errors.As(err, &ve):
 		b.Error.Message = i18n.T(l, "err.form")
 		b.Error.Fields = map[string]string{}

@@ -46,8 +46,16 @@ func ClientAddr(r *http.Request) netip.Addr {
 	return a.Unmap()
 }
 
+// StatusClientClosed is nginx's "client closed request": the client went
+// away before the answer was ready. It is counted in metrics, never logged
+// as a server error.
+const StatusClientClosed = 499
+
 // Status maps a domain error to an HTTP status.
 func Status(err error) int {
+	if errors.Is(err, context.Canceled) {
+		return StatusClientClosed
+	}
 	switch domain.ErrorCode(err) {
 	case domain.CodeInvalid:
 		return http.StatusUnprocessableEntity

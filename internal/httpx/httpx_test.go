@@ -2,6 +2,7 @@ package httpx
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,13 +121,14 @@ func TestParseUploadRejectsGarbage(t *testing.T) {
 
 func TestStatusMapping(t *testing.T) {
 	for err, want := range map[error]int{
-		domain.ErrNotFound:                      404,
-		fmt.Errorf("x: %w", domain.ErrConflict): 409,
-		domain.Invalid("f", "k"):                422,
-		domain.ErrRateLimited:                   429,
-		errors.New("disk on fire"):              500,
-		&http.MaxBytesError{Limit: 1}:           413,
-		fmt.Errorf("w: %w", domain.ErrTooLarge): 413,
+		domain.ErrNotFound:                       404,
+		fmt.Errorf("x: %w", domain.ErrConflict):  409,
+		domain.Invalid("f", "k"):                 422,
+		domain.ErrRateLimited:                    429,
+		errors.New("disk on fire"):               500,
+		&http.MaxBytesError{Limit: 1}:            413,
+		fmt.Errorf("w: %w", domain.ErrTooLarge):  413,
+		fmt.Errorf("hash: %w", context.Canceled): 499,
 	} {
 		if got := Status(err); got != want {
 			t.Errorf("Status(%v) = %d, want %d", err, got, want)

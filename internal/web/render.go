@@ -210,6 +210,8 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	var de *domain.Error
 	var ve *domain.ValidationError
 	switch {
+	case status == httpx.StatusClientClosed:
+		w.WriteHeader(status)
 	case errors.As(err, &ve) && len(ve.Fields) > 0:
 		lang := h.lang(r, p)
 		msgs := make([]string, 0, len(ve.Fields))
