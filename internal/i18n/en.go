@@ -6,7 +6,7 @@ var en = map[string]string{
 	"month.1": "January", "month.2": "February", "month.3": "March", "month.4": "April", "month.5": "May", "month.6": "June",
 	"month.7": "July", "month.8": "August", "month.9": "September", "month.10": "October", "month.11": "November", "month.12": "December",
 	"role.student": "student", "role.parent": "parent", "role.teacher": "teacher", "role.admin": "school staff",
-	"reach.none": "never", "reach.related": "only people linked to them", "reach.school": "anyone in the school",
+	"reach.none": "never", "reach.related": "linked people", "reach.school": "anyone in the school",
 
 	"nav.skip": "Skip to content", "nav.label": "Main menu", "nav.home": "Home", "nav.homework": "Homework diary",
 	"nav.timetable": "Timetable", "nav.messages": "Messages", "nav.admin": "Administration", "nav.account": "My account",

@@ -6,7 +6,7 @@ var fr = map[string]string{
 	"month.1": "janvier", "month.2": "février", "month.3": "mars", "month.4": "avril", "month.5": "mai", "month.6": "juin",
 	"month.7": "juillet", "month.8": "août", "month.9": "septembre", "month.10": "octobre", "month.11": "novembre", "month.12": "décembre",
 	"role.student": "élève", "role.parent": "responsable", "role.teacher": "enseignant·e", "role.admin": "vie scolaire / direction",
-	"reach.none": "jamais", "reach.related": "seulement les personnes liées", "reach.school": "tout l'établissement",
+	"reach.none": "jamais", "reach.related": "personnes liées", "reach.school": "tout l'établissement",
 
 	"nav.skip": "Aller au contenu", "nav.label": "Menu principal", "nav.home": "Accueil", "nav.homework": "Cahier de textes",
 	"nav.timetable": "Emploi du temps", "nav.messages": "Messagerie", "nav.admin": "Administration", "nav.account": "Mon compte",
