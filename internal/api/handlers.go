@@ -175,7 +175,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *auth.Princi
 			*f.dst = *f.src
 		}
 	}
-	e, err := h.svc.Publish(r.Context(), p.Membership, n)
+	e, err := h.svc.Publish(r.Context(), p.Membership, n, domain.NoFiles)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -205,7 +205,9 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	if !ok {
 		return
 	}
-	if _, err := h.svc.Entry(r.Context(), p.Membership, id); err != nil {
+	// Refuse before reading any file: only a pupil of the homework's
+	// audience may hand in, and only for homework that takes hand-ins.
+	if _, err := h.svc.CheckSubmit(r.Context(), p.Membership, id); err != nil {
 		h.fail(w, r, err)
 		return
 	}
@@ -214,7 +216,8 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		h.fail(w, r, err)
 		return
 	}
-	sub, err := h.svc.Submit(r.Context(), p.Membership, id, up.Value("text"), up.Files["files"])
+	defer up.Discard()
+	sub, err := h.svc.Submit(r.Context(), p.Membership, id, up.Value("text"), up)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -358,7 +361,7 @@ func (h *handler) reply(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if !h.decode(w, r, &in) {
 		return
 	}
-	m, err := h.svc.Reply(r.Context(), p.Membership, id, in.Body, nil)
+	m, err := h.svc.Reply(r.Context(), p.Membership, id, in.Body, domain.NoFiles)
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -453,8 +453,6 @@ func storedBlob(dataDir string, content []byte) bool {
 // user can fill the disk with files nothing refers to, which no process
 // ever removes.
 func TestRefusedHandInsKeepNoFiles(t *testing.T) {
-	knownBug(t, "refused uploads are kept in the blob store: api.submit and web.submit (and web.startThread) "+
-		"stream files to disk before workspace.Submit (or StartThread) checks role, hand-in and validation, and nothing removes them")
 	s := newSchool(t)
 	eleve := s.api(t, "eleve")
 	maths := findHomework(t, eleve, "Devoir maison n° 3 : fractions")
@@ -512,14 +510,5 @@ func TestRefusedHandInsKeepNoFiles(t *testing.T) {
 	}
 	if storedBlob(s.Data, file) {
 		t.Error("message to a classmate: refused, but the attachment was kept in the blob store")
-	}
-}
-
-// knownBug skips a test that shows a bug not fixed yet; set
-// PREAU_RUN_BUG_TESTS=1 to run it anyway.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("PREAU_RUN_BUG_TESTS") == "" {
-		t.Skip("BUG: " + what + " (PREAU_RUN_BUG_TESTS=1 runs this test)")
 	}
 }

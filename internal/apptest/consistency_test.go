@@ -15,8 +15,6 @@ import (
 )
 
 func TestReadsAfterWritesAreFresh(t *testing.T) {
-	knownBug(t, "internal/store/cache: a read that misses, queries the store, and stores its result after a concurrent "+
-		"write dropped the entry puts stale data back for the whole TTL (Entries vs CreateEntry, EntryStatuses vs SetDone)")
 	s := newSchool(t)
 	eleve, prof := s.api(t, "eleve"), s.api(t, "prof")
 	maths := findHomework(t, eleve, "Devoir maison n° 3 : fractions")

@@ -66,7 +66,6 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 		check(t, next, "")
 	}
 	t.Run("tab and newline tricks", func(t *testing.T) {
-		knownBug(t, `open redirect after login: web.safeNext lets "/\t/evil.example" through; browsers drop the tab and go to //evil.example`)
 		for _, next := range []string{"/\t/evil.example/", "/\t\\evil.example/", "/\n/evil.example/", "/\r\n/evil.example/"} {
 			check(t, next, "")
 		}

@@ -241,8 +241,6 @@ func TestRelatedReachFromTeachers(t *testing.T) {
 	canWrite(t, s, "eleve", "latin", true)   // the pupil reaches her Latin teacher…
 	canWrite(t, s, "parent", "latin", true)  // …and so does her parent
 	t.Run("teachers reach their groups' pupils and their pupils' parents", func(t *testing.T) {
-		knownBug(t, "workspace.relatedFunc links a teacher only to the pupils of the classes they teach: "+
-			"not to the pupils of their groups, nor to any parent")
 		canWrite(t, s, "latin", "eleve", true)  // …but the Latin teacher cannot answer with a new thread
 		canWrite(t, s, "prof", "parent", true)  // the parent of a pupil he teaches
 		canWrite(t, s, "latin", "parent", true) // the parent of a pupil of his group

@@ -63,16 +63,38 @@ func Open(dir string) (*Store, error) {
 // content that is already present is cheap on disk (the copy just written is
 // discarded) and returns the same sum.
 func (s *Store) Put(r io.Reader, max int64) (sum string, size int64, err error) {
+	st, err := s.Stage(r, max)
+	if err != nil {
+		return "", 0, err
+	}
+	if err := st.Commit(); err != nil {
+		return "", 0, err
+	}
+	return st.Sum, st.Size, nil
+}
+
+// Staged is content written and fsynced in tmp/ but not yet in the store:
+// an upload whose request has not been validated. Commit puts it in the
+// store; Discard deletes it. A Staged is used by one goroutine.
+type Staged struct {
+	Sum  string // hex SHA-256
+	Size int64
+	s    *Store
+	path string
+	done bool
+}
+
+// Stage writes the content of r to a temporary file, reading at most max+1
+// bytes (more than max gives an error wrapping domain.ErrTooLarge), and
+// fsyncs it. Nothing is visible in the store until Commit.
+func (s *Store) Stage(r io.Reader, max int64) (st *Staged, err error) {
 	if max < 0 {
-		return "", 0, fmt.Errorf("blob: put: negative size limit %d", max)
+		return nil, fmt.Errorf("blob: stage: negative size limit %d", max)
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), "put-*")
 	if err != nil {
-		return "", 0, fmt.Errorf("blob: put: %w", err)
+		return nil, fmt.Errorf("blob: stage: %w", err)
 	}
-	// Until the rename succeeds the temp file is ours to delete, whatever
-	// went wrong; after it, the name no longer exists and Remove is a no-op
-	// error we ignore.
 	defer func() {
 		tmp.Close() // double Close only returns an error, ignored here
 		if err != nil {
@@ -87,44 +109,67 @@ func (s *Store) Put(r io.Reader, max int64) (sum string, size int64, err error) 
 		limit = max
 	}
 	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, limit))
+	size, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, limit))
 	if err != nil {
-		return "", 0, fmt.Errorf("blob: put: copying content: %w", err)
+		return nil, fmt.Errorf("blob: stage: copying content: %w", err)
 	}
 	if size > max {
-		return "", 0, fmt.Errorf("blob: put: content exceeds %d bytes: %w", max, domain.ErrTooLarge)
+		return nil, fmt.Errorf("blob: stage: content exceeds %d bytes: %w", max, domain.ErrTooLarge)
 	}
 	// The data must be on disk before the name that promises it is.
 	if err := tmp.Sync(); err != nil {
-		return "", 0, fmt.Errorf("blob: put: sync: %w", err)
+		return nil, fmt.Errorf("blob: stage: sync: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return "", 0, fmt.Errorf("blob: put: close: %w", err)
+		return nil, fmt.Errorf("blob: stage: close: %w", err)
 	}
+	return &Staged{Sum: hex.EncodeToString(h.Sum(nil)), Size: size, s: s, path: tmp.Name()}, nil
+}
 
-	sum = hex.EncodeToString(h.Sum(nil))
-	dir, final := s.path(sum)
-	if err := s.mkdirDurable(dir); err != nil {
-		return "", 0, fmt.Errorf("blob: put %s: %w", sum, err)
+// Commit moves the staged content into the store (atomic rename, directory
+// fsynced), or drops it if the store already holds the same content. It is
+// idempotent.
+func (st *Staged) Commit() (err error) {
+	if st.done {
+		return nil
 	}
-	if fi, statErr := os.Stat(final); statErr == nil && fi.Mode().IsRegular() && fi.Size() == size {
+	defer func() {
+		if err != nil {
+			os.Remove(st.path)
+		}
+		st.done = true
+	}()
+	dir, final := st.s.path(st.Sum)
+	if err := st.s.mkdirDurable(dir); err != nil {
+		return fmt.Errorf("blob: commit %s: %w", st.Sum, err)
+	}
+	if fi, statErr := os.Stat(final); statErr == nil && fi.Mode().IsRegular() && fi.Size() == st.Size {
 		// Already stored: keep the existing file (readers may have it
 		// open) and drop ours. The size check lets a damaged copy, e.g.
 		// from a botched restore, be replaced rather than kept forever.
-		if err := os.Remove(tmp.Name()); err != nil {
-			return "", 0, fmt.Errorf("blob: put %s: removing duplicate: %w", sum, err)
+		if err := os.Remove(st.path); err != nil {
+			return fmt.Errorf("blob: commit %s: removing duplicate: %w", st.Sum, err)
 		}
-		return sum, size, nil
+		return nil
 	}
-	// Two concurrent Puts of the same content may both get here; rename
+	// Two concurrent commits of the same content may both get here; rename
 	// is atomic, so the loser just replaces the file with identical bytes.
-	if err := os.Rename(tmp.Name(), final); err != nil {
-		return "", 0, fmt.Errorf("blob: put %s: %w", sum, err)
+	if err := os.Rename(st.path, final); err != nil {
+		return fmt.Errorf("blob: commit %s: %w", st.Sum, err)
 	}
 	if err := syncDir(dir); err != nil {
-		return "", 0, fmt.Errorf("blob: put %s: %w", sum, err)
+		return fmt.Errorf("blob: commit %s: %w", st.Sum, err)
 	}
-	return sum, size, nil
+	return nil
+}
+
+// Discard deletes staged content that will not be kept. It is a no-op after
+// Commit.
+func (st *Staged) Discard() {
+	if !st.done {
+		os.Remove(st.path)
+		st.done = true
+	}
 }
 
 // Open opens the blob with the given hex SHA-256 for reading. A sum that is

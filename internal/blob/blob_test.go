@@ -353,3 +353,39 @@ func TestCleanTemp(t *testing.T) {
 		t.Errorf("second CleanTemp = %d, %v; want 0, nil", n, err)
 	}
 }
+
+func TestStagedContentIsInvisibleUntilCommitted(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := s.Stage(strings.NewReader("kept"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := s.Stage(strings.NewReader("dropped"), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Has(kept.Sum) || s.Has(dropped.Sum) {
+		t.Fatal("staged content is visible before Commit")
+	}
+	if err := kept.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	dropped.Discard()
+	kept.Discard() // no-op after Commit
+	if !s.Has(kept.Sum) {
+		t.Error("committed content missing")
+	}
+	if s.Has(dropped.Sum) {
+		t.Error("discarded content stored")
+	}
+	entries, err := os.ReadDir(filepath.Join(s.dir, tmpDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("%d files left in tmp/", len(entries))
+	}
+}

@@ -40,6 +40,8 @@ type SchoolStore interface {
 	Enroll(ctx context.Context, student UserID, class ClassID) error
 	AddToGroup(ctx context.Context, student UserID, group GroupID) error
 	LinkParent(ctx context.Context, parent, child UserID) error
+	// ParentsOf lists the parents of any of the given students, once each.
+	ParentsOf(ctx context.Context, children []UserID) ([]UserID, error)
 	AddTeaching(ctx context.Context, t Teaching) error
 	Teachings(ctx context.Context, school SchoolID) ([]Teaching, error)
 	// Membership loads what decides a user's visibility: ErrNotFound if the

@@ -198,3 +198,21 @@ type Slot struct {
 	Room      string
 	GroupID   GroupID // optional: only students of that group attend
 }
+
+// Files are uploaded files waiting to be kept. An upload is staged while its
+// request is checked and kept just before the row that refers to it
+// commits, so a refused request leaves no file behind and an accepted one
+// never refers to a missing file.
+type Files interface {
+	Attachments() []Attachment
+	// Keep makes the files durable in the blob store.
+	Keep() error
+}
+
+// NoFiles is an empty Files, for requests without uploads.
+var NoFiles Files = noFiles{}
+
+type noFiles struct{}
+
+func (noFiles) Attachments() []Attachment { return nil }
+func (noFiles) Keep() error               { return nil }

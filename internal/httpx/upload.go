@@ -15,11 +15,34 @@ import (
 	"preau/internal/domain"
 )
 
-// Upload is a parsed multipart form whose files went straight to the blob
-// store: nothing is buffered in memory beyond small text fields.
+// Upload is a parsed multipart form whose files were streamed to the blob
+// store's staging area: nothing is buffered in memory beyond small text
+// fields, and nothing is in the store until Keep. It implements
+// domain.Files for its "files" field.
 type Upload struct {
 	Values map[string][]string
 	Files  map[string][]domain.Attachment
+	staged []*blob.Staged
+}
+
+// Attachments returns the files of the "files" field.
+func (u *Upload) Attachments() []domain.Attachment { return u.Files["files"] }
+
+// Keep moves every staged file into the store.
+func (u *Upload) Keep() error {
+	for _, st := range u.staged {
+		if err := st.Commit(); err != nil {
+			return fmt.Errorf("upload: keep %s: %w", st.Sum, err)
+		}
+	}
+	return nil
+}
+
+// Discard deletes the files that were not kept. Handlers defer it.
+func (u *Upload) Discard() {
+	for _, st := range u.staged {
+		st.Discard()
+	}
 }
 
 // Value returns the first value of a text field.
@@ -36,7 +59,9 @@ const MaxFieldBytes = 1 << 20
 // ParseUpload streams a multipart/form-data body. A body announced larger
 // than maxBody is refused before reading; a chunked body is cut at maxBody.
 // Both give an error wrapping domain.ErrTooLarge. At most maxFiles files.
-func ParseUpload(w http.ResponseWriter, r *http.Request, blobs *blob.Store, maxBody int64, maxFiles int) (*Upload, error) {
+// On error nothing is left on disk; on success the caller must Keep or
+// Discard the upload.
+func ParseUpload(w http.ResponseWriter, r *http.Request, blobs *blob.Store, maxBody int64, maxFiles int) (up *Upload, err error) {
 	if r.ContentLength > maxBody {
 		return nil, fmt.Errorf("upload of %d bytes: %w", r.ContentLength, domain.ErrTooLarge)
 	}
@@ -45,7 +70,13 @@ func ParseUpload(w http.ResponseWriter, r *http.Request, blobs *blob.Store, maxB
 	if err != nil {
 		return nil, domain.Invalid("files", "err.multipart")
 	}
-	up := &Upload{Values: map[string][]string{}, Files: map[string][]domain.Attachment{}}
+	parsed := &Upload{Values: map[string][]string{}, Files: map[string][]domain.Attachment{}}
+	defer func() {
+		if err != nil {
+			parsed.Discard()
+		}
+	}()
+	up = parsed
 	files := 0
 	for {
 		part, err := mr.NextPart()
@@ -72,14 +103,15 @@ func ParseUpload(w http.ResponseWriter, r *http.Request, blobs *blob.Store, maxB
 			up.Values[name] = append(up.Values[name], string(b))
 			continue
 		}
-		att, empty, err := storePart(part, blobs, maxBody)
+		att, st, err := stagePart(part, blobs, maxBody)
 		part.Close()
 		if err != nil {
 			return nil, err
 		}
-		if empty {
+		if st == nil {
 			continue // a file input left empty by the browser
 		}
+		up.staged = append(up.staged, st)
 		files++
 		if files > maxFiles {
 			return nil, domain.Invalid(name, "err.too_many_files", maxFiles)
@@ -88,19 +120,20 @@ func ParseUpload(w http.ResponseWriter, r *http.Request, blobs *blob.Store, maxB
 	}
 }
 
-func storePart(part *multipart.Part, blobs *blob.Store, max int64) (domain.Attachment, bool, error) {
-	sum, size, err := blobs.Put(part, max)
+func stagePart(part *multipart.Part, blobs *blob.Store, max int64) (domain.Attachment, *blob.Staged, error) {
+	st, err := blobs.Stage(part, max)
 	if err != nil {
-		return domain.Attachment{}, false, uploadErr(err)
+		return domain.Attachment{}, nil, uploadErr(err)
 	}
-	if size == 0 && part.FileName() != "" && sum == emptySHA256 {
-		return domain.Attachment{}, true, nil
+	if st.Size == 0 && st.Sum == emptySHA256 {
+		st.Discard()
+		return domain.Attachment{}, nil, nil
 	}
 	ct := part.Header.Get("Content-Type")
 	if _, _, err := mime.ParseMediaType(ct); err != nil || ct == "" {
 		ct = "application/octet-stream"
 	}
-	return domain.Attachment{Name: CleanFileName(part.FileName()), ContentType: ct, Size: size, SHA256: sum}, false, nil
+	return domain.Attachment{Name: CleanFileName(part.FileName()), ContentType: ct, Size: st.Size, SHA256: st.Sum}, st, nil
 }
 
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -80,6 +80,11 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		h.fail(w, r, p, err)
 		return
 	}
+	// The file is kept: the confirm step names it by its digest.
+	if err := up.Keep(); err != nil {
+		h.fail(w, r, p, err)
+		return
+	}
 	d := importData{Kind: up.Value("kind"), Sum: up.Value("confirm")}
 	apply := d.Sum != ""
 	if !apply {

@@ -24,9 +24,9 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
-	// Check visibility before reading any file, so a student cannot fill the
-	// disk through homework they cannot see.
-	if _, err := h.svc.Entry(r.Context(), p.Membership, id); err != nil {
+	// Refuse before reading any file: only a pupil of the homework's
+	// audience may hand in, and only for homework that takes hand-ins.
+	if _, err := h.svc.CheckSubmit(r.Context(), p.Membership, id); err != nil {
 		h.fail(w, r, p, err)
 		return
 	}
@@ -35,7 +35,8 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, p *auth.Princip
 		h.fail(w, r, p, err)
 		return
 	}
-	sub, err := h.svc.Submit(r.Context(), p.Membership, id, up.Value("text"), up.Files["files"])
+	defer up.Discard()
+	sub, err := h.svc.Submit(r.Context(), p.Membership, id, up.Value("text"), up)
 	if err != nil {
 		h.fail(w, r, p, err)
 		return

@@ -218,15 +218,15 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		h.fail(w, r, p, err)
 		return
 	}
+	defer up.Discard()
 	lang := h.lang(r, p)
 	form := map[string]string{}
 	for _, k := range []string{"audience", "kind", "subject", "title", "description", "date", "due", "due_time", "publish", "publish_time", "handin"} {
 		form[k] = strings.TrimSpace(up.Value(k))
 	}
 	n, verr := parseEntryForm(form, h.cfg.Location)
-	n.Attachments = up.Files["files"]
 	if verr.Err() == nil {
-		_, err = h.svc.Publish(r.Context(), p.Membership, n)
+		_, err = h.svc.Publish(r.Context(), p.Membership, n, up)
 	} else {
 		err = verr
 	}

@@ -53,7 +53,8 @@ func (h *handler) startThread(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		h.fail(w, r, p, err)
 		return
 	}
-	n := workspace.NewThread{Subject: up.Value("subject"), Body: up.Value("body"), Attachments: up.Files["files"]}
+	defer up.Discard()
+	n := workspace.NewThread{Subject: up.Value("subject"), Body: up.Value("body"), Files: up}
 	sel := map[domain.UserID]bool{}
 	for _, s := range up.Values["to"] {
 		id, err := strconv.ParseInt(s, 10, 64)
@@ -120,7 +121,8 @@ func (h *handler) reply(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		h.fail(w, r, p, err)
 		return
 	}
-	if _, err := h.svc.Reply(r.Context(), p.Membership, id, up.Value("body"), up.Files["files"]); err != nil {
+	defer up.Discard()
+	if _, err := h.svc.Reply(r.Context(), p.Membership, id, up.Value("body"), up); err != nil {
 		h.fail(w, r, p, err)
 		return
 	}

@@ -15,39 +15,49 @@ import (
 // MaxSubmissionText bounds the text part of a hand-in.
 const MaxSubmissionText = 100_000
 
-// Submit stores a student's hand-in. Files must already be in the blob store
-// (written, fsynced and renamed by the caller); the row commits after them,
-// so an acknowledged submission never points at a missing file.
-func (s *Service) Submit(ctx context.Context, v domain.Membership, id domain.EntryID, text string, files []domain.Attachment) (domain.Submission, error) {
+// CheckSubmit reports whether v may hand something in for entry id, so that
+// a refused upload is refused before its files are read.
+func (s *Service) CheckSubmit(ctx context.Context, v domain.Membership, id domain.EntryID) (domain.Entry, error) {
 	if v.User.Role != domain.RoleStudent {
-		return domain.Submission{}, fmt.Errorf("workspace: submit by %s: %w", v.User.Role, domain.ErrNotFound)
+		return domain.Entry{}, fmt.Errorf("workspace: submit by %s: %w", v.User.Role, domain.ErrNotFound)
 	}
 	e, err := s.Entry(ctx, v, id)
 	if err != nil {
-		return domain.Submission{}, err
+		return e, err
 	}
 	if e.Kind != domain.KindHomework || !e.HandIn {
-		return domain.Submission{}, fmt.Errorf("workspace: entry %d takes no hand-in: %w", id, domain.ErrNotFound)
+		return domain.Entry{}, fmt.Errorf("workspace: entry %d takes no hand-in: %w", id, domain.ErrNotFound)
 	}
+	return e, nil
+}
+
+// Submit stores a student's hand-in. The files are kept (fsynced and
+// renamed into the blob store) only once the hand-in is valid, and the row
+// commits after them, so an acknowledged submission never points at a
+// missing file and a refused one leaves none behind.
+func (s *Service) Submit(ctx context.Context, v domain.Membership, id domain.EntryID, text string, files domain.Files) (domain.Submission, error) {
+	e, err := s.CheckSubmit(ctx, v, id)
+	if err != nil {
+		return domain.Submission{}, err
+	}
+	atts := files.Attachments()
 	text = strings.TrimSpace(text)
 	verr := &domain.ValidationError{}
-	if text == "" && len(files) == 0 {
+	if text == "" && len(atts) == 0 {
 		verr.Add("files", "err.submission_empty")
 	}
 	if len(text) > MaxSubmissionText {
 		verr.Add("text", "err.too_long")
 	}
-	for _, f := range files {
-		if !s.blobs.Has(f.SHA256) {
-			return domain.Submission{}, fmt.Errorf("workspace: file %q of submission is not stored", f.Name)
-		}
-	}
 	if err := verr.Err(); err != nil {
 		return domain.Submission{}, err
 	}
+	if err := files.Keep(); err != nil {
+		return domain.Submission{}, fmt.Errorf("workspace: keep files of a submission: %w", err)
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	sub := domain.Submission{EntryID: id, StudentID: v.User.ID, StudentName: v.User.DisplayName, SubmittedAt: now,
-		Text: text, Files: files, Late: now.After(e.DueAt)}
+		Text: text, Files: atts, Late: now.After(e.DueAt)}
 	sub, err = s.store.CreateSubmission(ctx, sub)
 	if err != nil {
 		return sub, fmt.Errorf("workspace: submit for entry %d: %w", id, err)

@@ -63,14 +63,32 @@ func (s *Service) relatedFunc(ctx context.Context, v domain.Membership) (domain.
 			teachersOf(cm)
 		}
 	case domain.RoleTeacher:
+		var audiences []domain.Audience
 		for _, c := range v.Classes {
-			students, err := s.store.AudienceStudents(ctx, domain.Audience{ClassID: c})
+			audiences = append(audiences, domain.Audience{ClassID: c})
+		}
+		for _, g := range v.Groups {
+			audiences = append(audiences, domain.Audience{GroupID: g})
+		}
+		var pupils []domain.UserID
+		for _, a := range audiences {
+			students, err := s.store.AudienceStudents(ctx, a)
 			if err != nil {
-				return nil, fmt.Errorf("workspace: students of class %d: %w", c, err)
+				return nil, fmt.Errorf("workspace: students of %+v: %w", a, err)
 			}
 			for _, st := range students {
-				linked[st.ID] = true
+				if !linked[st.ID] {
+					linked[st.ID] = true
+					pupils = append(pupils, st.ID)
+				}
 			}
+		}
+		parents, err := s.store.ParentsOf(ctx, pupils)
+		if err != nil {
+			return nil, fmt.Errorf("workspace: parents of a teacher's pupils: %w", err)
+		}
+		for _, p := range parents {
+			linked[p] = true
 		}
 	}
 	return func(_, to domain.User) bool { return linked[to.ID] }, nil
@@ -78,10 +96,10 @@ func (s *Service) relatedFunc(ctx context.Context, v domain.Membership) (domain.
 
 // NewThread is what starting a conversation takes.
 type NewThread struct {
-	To          []domain.UserID
-	Subject     string
-	Body        string
-	Attachments []domain.Attachment
+	To      []domain.UserID
+	Subject string
+	Body    string
+	Files   domain.Files // nil for none
 }
 
 // StartThread opens a thread from v to recipients allowed by the policy.
@@ -120,8 +138,15 @@ func (s *Service) StartThread(ctx context.Context, v domain.Membership, n NewThr
 			participants = append(participants, id)
 		}
 	}
+	files := n.Files
+	if files == nil {
+		files = domain.NoFiles
+	}
+	if err := files.Keep(); err != nil {
+		return domain.Thread{}, fmt.Errorf("workspace: keep attachments: %w", err)
+	}
 	t, _, err := s.store.CreateThread(ctx, domain.Thread{SchoolID: v.User.SchoolID, Subject: n.Subject, CreatedBy: v.User.ID},
-		participants, domain.Message{SenderID: v.User.ID, Body: n.Body, Attachments: n.Attachments})
+		participants, domain.Message{SenderID: v.User.ID, Body: n.Body, Attachments: files.Attachments()})
 	if err != nil {
 		return t, fmt.Errorf("workspace: start thread: %w", err)
 	}
@@ -157,7 +182,7 @@ func (s *Service) Thread(ctx context.Context, v domain.Membership, id domain.Thr
 
 // Reply adds v's message to a thread they take part in. Replies are always
 // allowed inside a thread, whatever the policy.
-func (s *Service) Reply(ctx context.Context, v domain.Membership, id domain.ThreadID, body string, atts []domain.Attachment) (domain.Message, error) {
+func (s *Service) Reply(ctx context.Context, v domain.Membership, id domain.ThreadID, body string, files domain.Files) (domain.Message, error) {
 	ok, err := s.store.IsParticipant(ctx, id, v.User.ID)
 	if err != nil {
 		return domain.Message{}, fmt.Errorf("workspace: reply to %d: %w", id, err)
@@ -166,8 +191,12 @@ func (s *Service) Reply(ctx context.Context, v domain.Membership, id domain.Thre
 		return domain.Message{}, fmt.Errorf("workspace: reply to %d by %d: %w", id, v.User.ID, domain.ErrNotFound)
 	}
 	body = strings.TrimSpace(body)
+	atts := files.Attachments()
 	if (body == "" && len(atts) == 0) || len(body) > MaxBodyLen {
 		return domain.Message{}, domain.Invalid("body", "err.body_required")
+	}
+	if err := files.Keep(); err != nil {
+		return domain.Message{}, fmt.Errorf("workspace: keep attachments: %w", err)
 	}
 	m, err := s.store.AddMessage(ctx, domain.Message{ThreadID: id, SenderID: v.User.ID, SenderName: v.User.DisplayName, Body: body, Attachments: atts})
 	if err != nil {

@@ -229,9 +229,10 @@ func CanTeach(v domain.Membership, a domain.Audience) bool {
 	return false
 }
 
-// Publish creates a diary entry after checking v may publish it.
-func (s *Service) Publish(ctx context.Context, v domain.Membership, n domain.NewEntry) (domain.Entry, error) {
-	n.SchoolID, n.TeacherID = v.User.SchoolID, v.User.ID
+// Publish creates a diary entry after checking v may publish it; files are
+// its attachments, kept only if the entry is valid.
+func (s *Service) Publish(ctx context.Context, v domain.Membership, n domain.NewEntry, files domain.Files) (domain.Entry, error) {
+	n.SchoolID, n.TeacherID, n.Attachments = v.User.SchoolID, v.User.ID, files.Attachments()
 	if err := n.Validate(); err != nil {
 		return domain.Entry{}, err
 	}
@@ -243,6 +244,9 @@ func (s *Service) Publish(ctx context.Context, v domain.Membership, n domain.New
 	}
 	if n.Kind == domain.KindLesson {
 		n.DueAt, n.HandIn = time.Time{}, false
+	}
+	if err := files.Keep(); err != nil {
+		return domain.Entry{}, fmt.Errorf("workspace: keep attachments: %w", err)
 	}
 	e, err := s.store.CreateEntry(ctx, n)
 	if err != nil {

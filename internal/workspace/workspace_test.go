@@ -73,7 +73,7 @@ func newSchool(t *testing.T) *school {
 func (s *school) homework(t *testing.T, by domain.Membership, a domain.Audience, due, publish time.Time) domain.Entry {
 	t.Helper()
 	e, err := s.svc.Publish(t.Context(), by, domain.NewEntry{Audience: a, Kind: domain.KindHomework, Subject: "Maths",
-		Title: "Ex. 1", DueAt: due, PublishAt: publish, HandIn: true})
+		Title: "Ex. 1", DueAt: due, PublishAt: publish, HandIn: true}, domain.NoFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,13 +83,13 @@ func (s *school) homework(t *testing.T, by domain.Membership, a domain.Audience,
 func TestTeachersPublishOnlyForTheirAudiences(t *testing.T) {
 	s := newSchool(t)
 	_, err := s.svc.Publish(t.Context(), s.teacherA, domain.NewEntry{Audience: domain.Audience{ClassID: s.classB}, Kind: domain.KindHomework,
-		Subject: "Maths", Title: "x", DueAt: s.now.Add(time.Hour)})
+		Subject: "Maths", Title: "x", DueAt: s.now.Add(time.Hour)}, domain.NoFiles)
 	var ve *domain.ValidationError
 	if !errors.As(err, &ve) || ve.Fields[0].Field != "audience" {
 		t.Errorf("teacher A publishing for class B: %v", err)
 	}
 	if _, err := s.svc.Publish(t.Context(), s.alice, domain.NewEntry{Audience: domain.Audience{ClassID: s.classA}, Kind: domain.KindHomework,
-		Subject: "Maths", Title: "x", DueAt: s.now.Add(time.Hour)}); err == nil {
+		Subject: "Maths", Title: "x", DueAt: s.now.Add(time.Hour)}, domain.NoFiles); err == nil {
 		t.Error("a student published homework")
 	}
 	s.homework(t, s.admin, domain.Audience{ClassID: s.classB}, s.now.Add(time.Hour), time.Time{})
@@ -145,19 +145,19 @@ func TestSubmissionsAreLateAfterTheDueDateAndPrivate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	onTime, err := s.svc.Submit(ctx, s.alice, e.ID, "", []domain.Attachment{{Name: "copie.txt", Size: size, SHA256: sum, ContentType: "text/plain"}})
+	onTime, err := s.svc.Submit(ctx, s.alice, e.ID, "", stored{{Name: "copie.txt", Size: size, SHA256: sum, ContentType: "text/plain"}})
 	if err != nil || onTime.Late {
 		t.Fatalf("on time: %+v %v", onTime, err)
 	}
 	s.now = s.now.Add(2 * time.Hour)
-	late, err := s.svc.Submit(ctx, s.alice, e.ID, "retard", nil)
+	late, err := s.svc.Submit(ctx, s.alice, e.ID, "retard", domain.NoFiles)
 	if err != nil || !late.Late {
 		t.Fatalf("late: %+v %v", late, err)
 	}
-	if _, err := s.svc.Submit(ctx, s.alice, e.ID, "  ", nil); err == nil {
+	if _, err := s.svc.Submit(ctx, s.alice, e.ID, "  ", domain.NoFiles); err == nil {
 		t.Error("empty submission accepted")
 	}
-	if _, err := s.svc.Submit(ctx, s.claire, e.ID, "x", nil); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := s.svc.Submit(ctx, s.claire, e.ID, "x", domain.NoFiles); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("claire submitting to class A: %v", err)
 	}
 	for who, v := range map[string]domain.Membership{"claire": s.claire, "teacherB": s.teacherB} {
@@ -240,10 +240,10 @@ func TestMessagingFollowsThePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Claire may reply although she could not have started the thread.
-	if _, err := s.svc.Reply(ctx, s.claire, th.ID, "merci", nil); err != nil {
+	if _, err := s.svc.Reply(ctx, s.claire, th.ID, "merci", domain.NoFiles); err != nil {
 		t.Errorf("reply: %v", err)
 	}
-	if _, err := s.svc.Reply(ctx, s.alice, th.ID, "intrusion", nil); !errors.Is(err, domain.ErrNotFound) {
+	if _, err := s.svc.Reply(ctx, s.alice, th.ID, "intrusion", domain.NoFiles); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("non-participant reply: %v", err)
 	}
 }
@@ -255,3 +255,9 @@ func TestWeekBoundsStartOnMonday(t *testing.T) {
 		t.Errorf("week = %v – %v", from, to)
 	}
 }
+
+// stored is Files already in the blob store.
+type stored []domain.Attachment
+
+func (f stored) Attachments() []domain.Attachment { return f }
+func (stored) Keep() error                        { return nil }

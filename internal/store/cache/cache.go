@@ -65,10 +65,16 @@ func New(inner domain.Store, opt Options) *Store {
 }
 
 // table is a map with expiry and a size bound.
+//
+// gen counts invalidations. A reader that misses notes gen before querying
+// the store and stores its result only if no invalidation happened
+// meanwhile: otherwise a write committed during the query would be undone
+// by the reader putting the older result back for a whole TTL.
 type table[K comparable, V any] struct {
 	mu  sync.RWMutex
 	max int
 	m   map[K]item[V]
+	gen uint64
 }
 
 type item[V any] struct {
@@ -89,17 +95,30 @@ func (t *table[K, V]) get(k K, now time.Time) (V, bool) {
 	return it.v, true
 }
 
-func (t *table[K, V]) put(k K, v V, expires time.Time) {
+// generation returns the invalidation count, to pass to put.
+func (t *table[K, V]) generation() uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.gen
+}
+
+// put stores a value read from the store when the table was at generation
+// gen; it is dropped if anything was invalidated since.
+func (t *table[K, V]) put(k K, v V, expires time.Time, gen uint64) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gen != gen {
+		return
+	}
 	if len(t.m) >= t.max {
 		clear(t.m)
 	}
 	t.m[k] = item[V]{v: v, expires: expires}
-	t.mu.Unlock()
 }
 
 func (t *table[K, V]) drop(match func(K) bool) {
 	t.mu.Lock()
+	t.gen++
 	for k := range t.m {
 		if match(k) {
 			delete(t.m, k)
@@ -110,12 +129,14 @@ func (t *table[K, V]) drop(match func(K) bool) {
 
 func (t *table[K, V]) dropKey(k K) {
 	t.mu.Lock()
+	t.gen++
 	delete(t.m, k)
 	t.mu.Unlock()
 }
 
 func (t *table[K, V]) dropAll() {
 	t.mu.Lock()
+	t.gen++
 	clear(t.m)
 	t.mu.Unlock()
 }
@@ -146,6 +167,7 @@ func (s *Store) Entries(ctx context.Context, f domain.EntryFilter) ([]domain.Ent
 		key := entryKey{audience: a, kind: f.Kind, from: ms(f.From), to: ms(f.To)}
 		list, ok := s.entries.get(key, now)
 		if !ok {
+			gen := s.entries.generation()
 			sub := domain.EntryFilter{Kind: f.Kind, From: f.From, To: f.To}
 			if a.ClassID != 0 {
 				sub.Classes = []domain.ClassID{a.ClassID}
@@ -156,7 +178,7 @@ func (s *Store) Entries(ctx context.Context, f domain.EntryFilter) ([]domain.Ent
 			if list, err = s.Store.Entries(ctx, sub); err != nil {
 				return nil, fmt.Errorf("cache: %w", err)
 			}
-			s.entries.put(key, list, now.Add(s.ttl))
+			s.entries.put(key, list, now.Add(s.ttl), gen)
 		}
 		for _, e := range list {
 			if f.PublishedAt.IsZero() || !e.PublishAt.After(f.PublishedAt) {
@@ -205,11 +227,12 @@ func (s *Store) EntryStatuses(ctx context.Context, student domain.UserID, ids []
 	now := s.now()
 	all, ok := s.statuses.get(student, now)
 	if !ok {
+		gen := s.statuses.generation()
 		var err error
 		if all, err = s.studentStatuses(ctx, student); err != nil {
 			return nil, err
 		}
-		s.statuses.put(student, all, now.Add(s.ttl))
+		s.statuses.put(student, all, now.Add(s.ttl), gen)
 	}
 	out := make(map[domain.EntryID]domain.EntryStatus, len(ids))
 	for _, id := range ids {
@@ -248,11 +271,12 @@ func (s *Store) UnreadCount(ctx context.Context, user domain.UserID) (int, error
 	if n, ok := s.unread.get(user, now); ok {
 		return n, nil
 	}
+	gen := s.unread.generation()
 	n, err := s.Store.UnreadCount(ctx, user)
 	if err != nil {
 		return 0, err
 	}
-	s.unread.put(user, n, now.Add(s.ttl))
+	s.unread.put(user, n, now.Add(s.ttl), gen)
 	return n, nil
 }
 
@@ -292,11 +316,12 @@ func (s *Store) Timetable(ctx context.Context, classes []domain.ClassID) ([]doma
 	for _, c := range slices.Compact(slices.Sorted(slices.Values(classes))) {
 		slots, ok := s.timetable.get(c, now)
 		if !ok {
+			gen := s.timetable.generation()
 			var err error
 			if slots, err = s.Store.Timetable(ctx, []domain.ClassID{c}); err != nil {
 				return nil, err
 			}
-			s.timetable.put(c, slots, now.Add(s.ttl))
+			s.timetable.put(c, slots, now.Add(s.ttl), gen)
 		}
 		out = append(out, slots...)
 	}

@@ -158,6 +158,19 @@ func (db *DB) LinkParent(ctx context.Context, parent, child domain.UserID) error
 	return nil
 }
 
+// ParentsOf lists the parents of the given students.
+func (db *DB) ParentsOf(ctx context.Context, children []domain.UserID) ([]domain.UserID, error) {
+	if len(children) == 0 {
+		return nil, nil
+	}
+	list, args := inList(children)
+	ids, err := queryIDs[domain.UserID](ctx, reader{db}, "SELECT DISTINCT parent_id FROM parent_links WHERE child_id IN ("+list+") ORDER BY parent_id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: parents of %d students: %w", len(children), err)
+	}
+	return ids, nil
+}
+
 // AddTeaching records that a teacher teaches a subject to an audience (idempotent).
 func (db *DB) AddTeaching(ctx context.Context, t domain.Teaching) error {
 	return addTeaching(ctx, db.write, t)

@@ -197,6 +197,12 @@ func testMembership(t *testing.T, s domain.Store) {
 	if len(m.Children) != 1 || m.Children[0].ID != w.alice.ID {
 		t.Errorf("parent children = %+v", m.Children)
 	}
+	if ps := must(s.ParentsOf(ctx, []domain.UserID{w.alice.ID, w.bob.ID, w.alice.ID})); len(ps) != 1 || ps[0] != w.parent.ID {
+		t.Errorf("parents of alice and bob = %v", ps)
+	}
+	if ps := must(s.ParentsOf(ctx, nil)); len(ps) != 0 {
+		t.Errorf("parents of nobody = %v", ps)
+	}
 	if _, err := s.Membership(ctx, 9999); !errors.Is(err, domain.ErrNotFound) {
 		t.Errorf("missing user membership: got %v", err)
 	}
