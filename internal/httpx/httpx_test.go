@@ -58,12 +58,20 @@ func TestParseUploadStoresFilesAndFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Value("text") != "bonjour" || len(up.Files["files"]) != 2 {
+	if up.Value("text") != "bonjour" || len(up.Attachments()) != 2 {
 		t.Fatalf("upload = %+v", up)
 	}
-	for _, f := range up.Files["files"] {
-		if strings.Contains(f.Name, "/") || !blobs.Has(f.SHA256) {
-			t.Errorf("file %+v", f)
+	for _, f := range up.Attachments() {
+		if strings.Contains(f.Name, "/") || blobs.Has(f.SHA256) {
+			t.Errorf("file %+v: bad name, or in the store before Keep", f)
+		}
+	}
+	if err := up.Keep(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range up.Attachments() {
+		if !blobs.Has(f.SHA256) {
+			t.Errorf("file %+v not stored after Keep", f)
 		}
 	}
 }

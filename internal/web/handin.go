@@ -49,7 +49,7 @@ type submissionData struct {
 	Entry      domain.Entry
 	Receipt    workspace.Receipt
 	New        bool
-	CanReview  bool
+	CanMark    bool
 }
 
 func (h *handler) loadSubmission(w http.ResponseWriter, r *http.Request, p *auth.Principal) (submissionData, bool) {
@@ -69,7 +69,7 @@ func (h *handler) loadSubmission(w http.ResponseWriter, r *http.Request, p *auth
 		return submissionData{}, false
 	}
 	return submissionData{Submission: sub, Entry: e, Receipt: workspace.NewReceipt(sub, e, student.Login, h.cfg.ReceiptKey),
-		New: r.URL.Query().Get("new") == "1", CanReview: workspace.CanReview(p.Membership, e)}, true
+		New: r.URL.Query().Get("new") == "1", CanMark: workspace.CanMark(p.Membership, e)}, true
 }
 
 func (h *handler) showSubmission(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -111,6 +111,7 @@ func (h *handler) submissionFile(w http.ResponseWriter, r *http.Request, p *auth
 }
 
 type submissionsData struct {
+	CanMark     bool
 	Entry       domain.Entry
 	Submissions []domain.Submission
 	Missing     []domain.User
@@ -149,7 +150,7 @@ func (h *handler) showSubmissions(w http.ResponseWriter, r *http.Request, p *aut
 	for _, s := range subs {
 		handed[s.StudentID] = true
 	}
-	d := submissionsData{Entry: e, Submissions: subs}
+	d := submissionsData{Entry: e, Submissions: subs, CanMark: workspace.CanMark(p.Membership, e)}
 	for _, s := range students {
 		if !handed[s.ID] {
 			d.Missing = append(d.Missing, s)

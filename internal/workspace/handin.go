@@ -132,9 +132,18 @@ func (s *Service) Submissions(ctx context.Context, v domain.Membership, id domai
 	return subs, nil
 }
 
-// CanReview reports whether v may return feedback on e's submissions.
+// CanReview reports whether v may see all of e's submissions: its teacher,
+// the other teachers of its class or group (co-teaching, class councils)
+// and school staff.
 func CanReview(v domain.Membership, e domain.Entry) bool {
 	return e.SchoolID == v.User.SchoolID && (v.User.Role == domain.RoleAdmin || (v.User.Role == domain.RoleTeacher && (e.TeacherID == v.User.ID || v.Sees(e.Audience))))
+}
+
+// CanMark reports whether v may return feedback and marks on e's
+// submissions: only the teacher who set the homework, and school staff.
+// A colleague of the same class may read them but not change a mark.
+func CanMark(v domain.Membership, e domain.Entry) bool {
+	return e.SchoolID == v.User.SchoolID && (v.User.Role == domain.RoleAdmin || (v.User.Role == domain.RoleTeacher && e.TeacherID == v.User.ID))
 }
 
 // ReturnFeedback stores a teacher's feedback and optional mark.
@@ -143,7 +152,7 @@ func (s *Service) ReturnFeedback(ctx context.Context, v domain.Membership, id do
 	if err != nil {
 		return sub, err
 	}
-	if !CanReview(v, e) {
+	if !CanMark(v, e) {
 		return sub, fmt.Errorf("workspace: feedback by %d: %w", v.User.ID, domain.ErrNotFound)
 	}
 	f.SubmissionID, f.TeacherID, f.ReturnedAt = id, v.User.ID, s.now().UTC()

@@ -217,9 +217,13 @@ func (s *Service) Unread(ctx context.Context, v domain.Membership) (int, error) 
 // MessageHasAttachment finds an attachment in a thread v takes part in, so
 // a file is downloadable only through a message its downloader can read.
 func (s *Service) MessageHasAttachment(ctx context.Context, v domain.Membership, id domain.ThreadID, sum string) (domain.Attachment, error) {
-	_, msgs, err := s.Thread(ctx, v, id)
+	// Not s.Thread: downloading a file must not mark the thread read.
+	if _, err := s.store.Thread(ctx, id, v.User.ID); err != nil {
+		return domain.Attachment{}, fmt.Errorf("workspace: thread %d: %w", id, err)
+	}
+	msgs, err := s.store.Messages(ctx, id)
 	if err != nil {
-		return domain.Attachment{}, err
+		return domain.Attachment{}, fmt.Errorf("workspace: messages of %d: %w", id, err)
 	}
 	for _, m := range msgs {
 		for _, a := range m.Attachments {

@@ -261,3 +261,31 @@ type stored []domain.Attachment
 
 func (f stored) Attachments() []domain.Attachment { return f }
 func (stored) Keep() error                        { return nil }
+
+func TestColleaguesReadButDoNotMark(t *testing.T) {
+	s := newSchool(t)
+	ctx := t.Context()
+	// Teacher B also teaches class A (history): a colleague of teacher A.
+	if err := s.store.AddTeaching(ctx, domain.Teaching{TeacherID: s.teacherB.User.ID, Audience: domain.Audience{ClassID: s.classA}, Subject: "Histoire"}); err != nil {
+		t.Fatal(err)
+	}
+	colleague, err := s.store.Membership(ctx, s.teacherB.User.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := s.homework(t, s.teacherA, domain.Audience{ClassID: s.classA}, s.now.Add(time.Hour), time.Time{})
+	sub, err := s.svc.Submit(ctx, s.alice, e.ID, "copie", domain.NoFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.svc.Submission(ctx, colleague, sub.ID); err != nil {
+		t.Errorf("colleague cannot read the submission: %v", err)
+	}
+	mark := 3.0
+	if _, err := s.svc.ReturnFeedback(ctx, colleague, sub.ID, domain.Feedback{Mark: &mark}); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("colleague overwrote the mark: %v", err)
+	}
+	if _, err := s.svc.ReturnFeedback(ctx, s.admin, sub.ID, domain.Feedback{Text: "vu"}); err != nil {
+		t.Errorf("staff cannot return feedback: %v", err)
+	}
+}
