@@ -19,9 +19,8 @@ import (
 // submit stores a hand-in and shows its receipt. The files reach the blob
 // store (fsynced) while the body streams in; the row commits after them.
 func (h *handler) submit(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.EntryID](r)
+	id, ok := pathID[domain.EntryID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	// Refuse before reading any file: only a pupil of the homework's
@@ -53,9 +52,8 @@ type submissionData struct {
 }
 
 func (h *handler) loadSubmission(w http.ResponseWriter, r *http.Request, p *auth.Principal) (submissionData, bool) {
-	id, ok := pathID[domain.SubmissionID](r)
+	id, ok := pathID[domain.SubmissionID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return submissionData{}, false
 	}
 	sub, e, err := h.svc.Submission(r.Context(), p.Membership, id)
@@ -121,9 +119,8 @@ type submissionsData struct {
 // showSubmissions is the teacher's view of a homework's hand-ins, with the
 // students who have not handed anything in.
 func (h *handler) showSubmissions(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.EntryID](r)
+	id, ok := pathID[domain.EntryID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	ctx := r.Context()
@@ -169,9 +166,8 @@ func (h *handler) showSubmissions(w http.ResponseWriter, r *http.Request, p *aut
 // submissionsZip streams every submission of a homework as one zip: one
 // folder per student and submission, with the text and a receipt.
 func (h *handler) submissionsZip(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.EntryID](r)
+	id, ok := pathID[domain.EntryID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	ctx := r.Context()
@@ -252,9 +248,8 @@ func zipName(s string) string {
 }
 
 func (h *handler) feedback(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.SubmissionID](r)
+	id, ok := pathID[domain.SubmissionID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	f := domain.Feedback{Text: strings.TrimSpace(r.PostFormValue("feedback")), OutOf: 20}

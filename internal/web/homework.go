@@ -107,9 +107,8 @@ type entryData struct {
 }
 
 func (h *handler) showEntry(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.EntryID](r)
+	id, ok := pathID[domain.EntryID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	pg := h.newPage(r, p, "homework.entry", "homework")
@@ -157,9 +156,8 @@ func (h *handler) entryData(r *http.Request, p *auth.Principal, id domain.EntryI
 }
 
 func (h *handler) setDone(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.EntryID](r)
+	id, ok := pathID[domain.EntryID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	done := r.PostFormValue("done") == "1"
@@ -279,9 +277,8 @@ func parseEntryForm(f map[string]string, loc *time.Location) (domain.NewEntry, *
 }
 
 func (h *handler) entryFile(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.EntryID](r)
+	id, ok := pathID[domain.EntryID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	e, err := h.svc.Entry(r.Context(), p.Membership, id)

@@ -83,9 +83,8 @@ type threadData struct {
 }
 
 func (h *handler) showThread(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.ThreadID](r)
+	id, ok := pathID[domain.ThreadID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	t, msgs, err := h.svc.Thread(r.Context(), p.Membership, id)
@@ -106,9 +105,8 @@ func (h *handler) showThread(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (h *handler) reply(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.ThreadID](r)
+	id, ok := pathID[domain.ThreadID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	// Check participation before accepting files.
@@ -130,9 +128,8 @@ func (h *handler) reply(w http.ResponseWriter, r *http.Request, p *auth.Principa
 }
 
 func (h *handler) messageFile(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.ThreadID](r)
+	id, ok := pathID[domain.ThreadID](h, w, r, p)
 	if !ok {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	a, err := h.svc.MessageHasAttachment(r.Context(), p.Membership, id, r.PathValue("sum"))

@@ -184,9 +184,12 @@ func (h *handler) lang(r *http.Request, p *auth.Principal) string {
 	return i18n.Match(r.Header.Get("Accept-Language"))
 }
 
-func pathID[T ~int64](r *http.Request) (T, bool) {
+// pathID reads the {id} of a route, answering 404 itself when it is not a
+// positive integer.
+func pathID[T ~int64](h *handler, w http.ResponseWriter, r *http.Request, p *auth.Principal) (T, bool) {
 	n, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || n <= 0 {
+		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return 0, false
 	}
 	return T(n), true
