@@ -83,7 +83,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 	acfg := auth.DefaultConfig()
 	acfg.IdleTimeout = cfg.SessionIdle
 	hasher := password.NewHasher(cfg.Argon2, 0)
-	am := auth.NewManager(store, hasher, acfg, derive(secret, "csrf"), log)
+	am := auth.NewManager(store, hasher, acfg, derive(secret, "auth"), log)
 	svc := workspace.New(store, blobs)
 
 	a := &App{Config: cfg, Log: log, Store: store, Blobs: blobs, Auth: am, Service: svc, Demo: demo, secret: secret}

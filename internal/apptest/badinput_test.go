@@ -207,7 +207,7 @@ func TestBadInput(t *testing.T) {
 		if got := hdr.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 			t.Errorf("no token: WWW-Authenticate %q", got)
 		}
-		for _, auth := range []string{"Bearer nope", "Bearer " + strings.Repeat("A", 43), "Basic ZWxldmU6ZGVtbw==", "bearer " + eleve.Token, eleve.Token} {
+		for _, auth := range []string{"Bearer nope", "Bearer " + strings.Repeat("A", 43), "Bearer " + strings.Repeat("A", 65), "Basic ZWxldmU6ZGVtbw==", "bearer " + eleve.Token, eleve.Token} {
 			code, hdr, b := sendRaw(t, s, "", "GET", "/api/v1/homework", "", nil, map[string]string{"Authorization": auth})
 			wantAPIError(t, "Authorization: "+auth, code, hdr, b, http.StatusUnauthorized, "unauthorized")
 			if got := hdr.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {

@@ -14,7 +14,6 @@ package auth
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -86,6 +85,7 @@ type Manager struct {
 	cfg      Config
 	now      func() time.Time
 	csrfKey  []byte
+	tokenKey []byte
 	accounts *backoff.Limiter
 	addrs    *backoff.Limiter
 	log      *slog.Logger
@@ -94,10 +94,11 @@ type Manager struct {
 	cache map[[32]byte]*cached
 }
 
-// NewManager builds a manager. csrfKey signs form tokens; it must be secret
-// and stable across restarts (sessions survive restarts).
-func NewManager(store domain.Store, hasher *password.Hasher, cfg Config, csrfKey []byte, log *slog.Logger) *Manager {
-	return &Manager{store: store, hasher: hasher, cfg: cfg, now: time.Now, csrfKey: csrfKey, log: log,
+// NewManager builds a manager. key signs form and session tokens; it must be
+// secret and stable across restarts (sessions survive restarts).
+func NewManager(store domain.Store, hasher *password.Hasher, cfg Config, key []byte, log *slog.Logger) *Manager {
+	return &Manager{store: store, hasher: hasher, cfg: cfg, now: time.Now, log: log,
+		csrfKey: subKey(key, "csrf"), tokenKey: subKey(key, "session"),
 		accounts: backoff.New(cfg.AccountBackoff), addrs: backoff.New(cfg.AddressBackoff),
 		cache: make(map[[32]byte]*cached)}
 }
@@ -175,11 +176,10 @@ func (m *Manager) Open(ctx context.Context, user domain.User, userAgent string) 
 }
 
 func (m *Manager) open(ctx context.Context, user domain.User, userAgent string, now time.Time) (string, *Principal, error) {
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", nil, fmt.Errorf("auth: session token: %w", err)
+	token, err := newToken(m.tokenKey, user, now)
+	if err != nil {
+		return "", nil, err
 	}
-	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	id := sha256.Sum256([]byte(token))
 	if len(userAgent) > 256 {
 		userAgent = userAgent[:256]
@@ -237,7 +237,9 @@ func (m *Manager) evictLocked(now time.Time) {
 // Authenticate returns the principal of a token, or domain.ErrUnauthorized.
 // On the common path it touches only memory.
 func (m *Manager) Authenticate(ctx context.Context, token string) (*Principal, error) {
-	if len(token) != 43 { // base64url of 32 bytes
+	// A token whose tag does not verify was not issued here: refuse it
+	// without touching the cache or the store.
+	if _, ok := parseToken(m.tokenKey, token); !ok {
 		return nil, domain.ErrUnauthorized
 	}
 	id := sha256.Sum256([]byte(token))
@@ -350,6 +352,12 @@ func (m *Manager) LogoutEverywhere(ctx context.Context, user domain.UserID) (int
 	}
 	m.mu.Unlock()
 	return len(hashes), nil
+}
+
+func subKey(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("preau/auth/" + label))
+	return m.Sum(nil)
 }
 
 // CheckCSRF reports whether a form token belongs to the principal's session.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -233,4 +234,54 @@ func TestForgedTokensAreRefusedWithoutAStoreRead(t *testing.T) {
 	if r := f.store.reads.Load(); r != 0 {
 		t.Errorf("malformed tokens caused %d store reads", r)
 	}
+}
+
+func TestTokensClassifyWithoutTheStore(t *testing.T) {
+	f := newFixture(t)
+	token, _, err := f.m.Login(t.Context(), "lea", "correct horse", addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := f.store.reads.Load()
+	c, ok := f.m.Classify(token)
+	if !ok || c.UserID != f.user.ID || c.Role != domain.RoleStudent {
+		t.Fatalf("Classify = %+v, %v", c, ok)
+	}
+	if f.store.reads.Load() != reads {
+		t.Error("Classify read the store")
+	}
+	// Any change to the token breaks its tag.
+	for i := range token {
+		b := []byte(token)
+		b[i] ^= 1
+		if b[i] == '\x00' {
+			continue
+		}
+		if _, ok := f.m.Classify(string(b)); ok {
+			t.Fatalf("token altered at %d still classifies", i)
+		}
+	}
+	// Another server's key does not verify it.
+	other := auth.NewManager(f.store, password.NewHasher(fastParams, 1), auth.DefaultConfig(), []byte("other key"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if _, ok := other.Classify(token); ok {
+		t.Error("token classifies under another key")
+	}
+	if _, err := other.Authenticate(t.Context(), token); !errors.Is(err, domain.ErrUnauthorized) {
+		t.Errorf("token accepted under another key: %v", err)
+	}
+	f.now = f.now.Add(auth.MaxSessionAge + time.Hour)
+	if _, ok := f.m.Classify(token); ok {
+		t.Error("a token older than MaxSessionAge still classifies")
+	}
+}
+
+func FuzzClassify(f *testing.F) {
+	m := auth.NewManager(nil, nil, auth.DefaultConfig(), []byte("k"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.Add("")
+	f.Add(strings.Repeat("A", auth.TokenLen))
+	f.Fuzz(func(t *testing.T, s string) {
+		if c, ok := m.Classify(s); ok {
+			t.Fatalf("random input %q classified as %+v", s, c)
+		}
+	})
 }
