@@ -31,6 +31,7 @@ import (
 	"preau/internal/domain"
 	"preau/internal/httpx"
 	"preau/internal/password"
+	"preau/internal/shield"
 	"preau/internal/store/cache"
 	"preau/internal/store/sqlite"
 	"preau/internal/web"
@@ -84,6 +85,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 	acfg.IdleTimeout = cfg.SessionIdle
 	hasher := password.NewHasher(cfg.Argon2, 0)
 	am := auth.NewManager(store, hasher, acfg, derive(secret, "auth"), log)
+	gates, err := shield.ParseProfileGates(cfg.CloseProfiles, cfg.Location())
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("app: --close-profiles: %w", err)
+	}
+	am.SetLoginGate(gates.LoginGate)
 	svc := workspace.New(store, blobs)
 
 	a := &App{Config: cfg, Log: log, Store: store, Blobs: blobs, Auth: am, Service: svc, Demo: demo, secret: secret}

@@ -92,7 +92,15 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	cache map[[32]byte]*cached
+
+	// gate, if set, may refuse a correct login by role (profile hours).
+	gate func(role domain.Role, now time.Time) error
 }
+
+// SetLoginGate installs a check run after a correct password and before a
+// session opens: the shield's profile gates close, say, parent logins from
+// 7:30 to 17:30. The error is returned to the caller as is.
+func (m *Manager) SetLoginGate(gate func(role domain.Role, now time.Time) error) { m.gate = gate }
 
 // NewManager builds a manager. key signs form and session tokens; it must be
 // secret and stable across restarts (sessions survive restarts).
@@ -150,6 +158,11 @@ func (m *Manager) Login(ctx context.Context, login, pw string, addr netip.Addr, 
 		return "", nil, domain.ErrBadCredential
 	}
 	m.accounts.Success(acctKey)
+	if m.gate != nil {
+		if err := m.gate(user.Role, now); err != nil {
+			return "", nil, err
+		}
+	}
 	if m.hasher.NeedsRehash(hash) {
 		// Upgrade old hashes while we hold the password; failure is not fatal.
 		if nh, err := m.hasher.Hash(ctx, pw); err == nil {

@@ -43,6 +43,8 @@ type Config struct {
 	LogFormat string
 
 	DemoSize string // demo only: "CLASSESxSTUDENTS"
+
+	CloseProfiles string // e.g. "parent=07:30-17:30": logins of a profile refused during those hours
 }
 
 // Flags registers every setting on fs and returns a function that, after
@@ -72,6 +74,7 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.UintVar(&argonThreads, "argon2-threads", uint(c.Argon2.Threads), "argon2id parallelism (PREAU_ARGON2_THREADS)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error (PREAU_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json (PREAU_LOG_FORMAT)")
+	fs.StringVar(&c.CloseProfiles, "close-profiles", "", "close a profile's logins during set hours, e.g. parent=07:30-17:30 (PREAU_CLOSE_PROFILES)")
 	fs.StringVar(&c.DemoSize, "size", "", "demo school size CLASSESxSTUDENTS, e.g. 30x30 (PREAU_SIZE; demo only)")
 	return c, func() error {
 		applyEnv(fs)

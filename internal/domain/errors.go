@@ -15,6 +15,7 @@ const (
 	CodeUnauthorized = "unauthorized" // no valid credentials
 	CodeTooLarge     = "too_large"    // a body or file exceeds a configured limit
 	CodeRateLimited  = "rate_limited" // too many attempts; retry later
+	CodeUnavailable  = "unavailable"  // closed for now (a profile's hours, overload); retry later
 	CodeInternal     = "internal"     // anything else: logged, never shown in detail
 )
 

@@ -71,6 +71,8 @@ func Status(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case domain.CodeRateLimited:
 		return http.StatusTooManyRequests
+	case domain.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -47,6 +47,9 @@ func ParseProfileGates(spec string, loc *time.Location) (*ProfileGates, error) {
 }
 
 func minutes(hm string) (int, error) {
+	if strings.TrimSpace(hm) == "24:00" {
+		return 24 * 60, nil // the end of the day
+	}
 	t, err := time.Parse("15:04", strings.TrimSpace(hm))
 	if err != nil {
 		return 0, err
@@ -99,4 +102,17 @@ func (g *ProfileGates) Rules() map[domain.Role][]string {
 		}
 	}
 	return out
+}
+
+// LoginGate is the check auth.Manager.SetLoginGate takes: a correct login
+// of a closed profile is refused with a message saying when it reopens.
+func (g *ProfileGates) LoginGate(role domain.Role, now time.Time) error {
+	closed, until := g.Closed(role, now)
+	if !closed {
+		return nil
+	}
+	if until.IsZero() {
+		return &domain.Error{Code: domain.CodeUnavailable, Key: "err.profile_closed_manual"}
+	}
+	return &domain.Error{Code: domain.CodeUnavailable, Key: "err.profile_closed", Args: []any{until.In(g.loc).Format("15:04")}}
 }

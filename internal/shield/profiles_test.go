@@ -1,6 +1,7 @@
 package shield
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -41,5 +42,18 @@ func TestParentLoginsClosedDuringTheDay(t *testing.T) {
 		if _, err := ParseProfileGates(bad, paris); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestLoginGateSaysWhenItReopens(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	g, _ := ParseProfileGates("parent=07:30-17:30", paris)
+	err := g.LoginGate(domain.RoleParent, time.Date(2021, 4, 26, 8, 0, 0, 0, paris))
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Code != domain.CodeUnavailable || de.Args[0] != "17:30" {
+		t.Errorf("gate = %v", err)
+	}
+	if err := g.LoginGate(domain.RoleStudent, time.Date(2021, 4, 26, 8, 0, 0, 0, paris)); err != nil {
+		t.Errorf("students gated: %v", err)
 	}
 }

@@ -42,6 +42,10 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 			pg.Errors = map[string]string{"login": i18n.T(pg.Lang, "err.rate_limited_wait", int(re.Wait.Seconds())+1)}
 		case errors.Is(err, domain.ErrBadCredential):
 			pg.Errors = map[string]string{"login": i18n.T(pg.Lang, "err.bad_credentials")}
+		case domain.ErrorCode(err) == domain.CodeUnavailable:
+			var de *domain.Error
+			errors.As(err, &de)
+			pg.Errors = map[string]string{"login": i18n.T(pg.Lang, de.Key, de.Args...)}
 		default:
 			h.fail(w, r, nil, err)
 			return

@@ -105,7 +105,7 @@
     return s;
   };
 
-  var api = { Search: Search, batch: 4096 };
+  var api = { Search: Search, batch: 8192 };
 
   var inWorker = typeof WorkerGlobalScope !== 'undefined' && root instanceof WorkerGlobalScope;
   if (inWorker) {
