@@ -184,7 +184,8 @@ func (a *App) handler() (http.Handler, error) {
 	// handler runs (Sec-Fetch-Site / Origin checks); the forms' per-session
 	// tokens are a second line for browsers that send neither header.
 	csrf := http.NewCrossOriginProtection()
-	return httpx.SecurityHeaders(hsts, csrf.Handler(metrics.Instrument(a.Log, mux))), nil
+	h := httpx.SecurityHeaders(hsts, csrf.Handler(metrics.Instrument(a.Log, mux)))
+	return shield.MinRateBody(cfg.MinBodyRate, 20*time.Second, h), nil
 }
 
 // cookiesSecure decides the Secure cookie flag and HSTS from the public URL:
@@ -222,6 +223,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Bound what one HTTP/2 connection may ask for at once.
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 100, MaxDecoderHeaderTableSize: 16 << 10, MaxReadFrameSize: 64 << 10},
 	}
 	errc := make(chan error, 1)
 	go func() {

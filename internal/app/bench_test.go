@@ -49,7 +49,7 @@ func benchApp(b *testing.B) (*app.App, []string) {
 }
 
 func cfgFlags(c *config.Config) {
-	*c = config.Config{Addr: "127.0.0.1:0", BaseURL: "http://127.0.0.1", Timezone: "Europe/Paris", MaxUploadBytes: 20 << 20,
+	*c = config.Config{Addr: "127.0.0.1:0", BaseURL: "http://127.0.0.1", Timezone: "Europe/Paris", MaxUploadBytes: 20 << 20, MinBodyRate: 512,
 		MaxFiles: 10, SessionIdle: 12 * time.Hour, CacheTTL: 10 * time.Second, LogLevel: "error", LogFormat: "text"}
 	c.Argon2.Memory, c.Argon2.Time, c.Argon2.Threads, c.Argon2.SaltLen, c.Argon2.KeyLen = 64, 1, 1, 16, 32
 }

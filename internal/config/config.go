@@ -27,6 +27,7 @@ type Config struct {
 	TLSKey   string
 
 	MaxUploadBytes  int64
+	MinBodyRate     int64 // bytes per second a request body must keep up on average
 	MaxFiles        int
 	MaxHeaderBytes  int
 	ReadHeaderTime  time.Duration
@@ -51,7 +52,7 @@ type Config struct {
 // fs.Parse, applies environment fallbacks and validates.
 func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	c := &Config{Argon2: password.DefaultParams()}
-	var upload string
+	var upload, minRate string
 	var argonMem, argonTime, argonThreads uint
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (PREAU_ADDR)")
 	fs.StringVar(&c.DataDir, "data", "", "data directory: database, files, keys (PREAU_DATA)")
@@ -60,6 +61,7 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file; serve HTTPS directly (PREAU_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file (PREAU_TLS_KEY)")
 	fs.StringVar(&upload, "max-upload", "20MiB", "largest upload request, e.g. 20MiB (PREAU_MAX_UPLOAD)")
+	fs.StringVar(&minRate, "min-body-rate", "512B", "slowest average upload rate accepted after a 20 s grace, e.g. 512B per second: stops slow-POST attacks, kind to weak lines (PREAU_MIN_BODY_RATE)")
 	fs.IntVar(&c.MaxFiles, "max-files", 10, "files per upload (PREAU_MAX_FILES)")
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", 16<<10, "largest request header (PREAU_MAX_HEADER_BYTES)")
 	fs.DurationVar(&c.ReadHeaderTime, "read-header-timeout", 5*time.Second, "time to read request headers (PREAU_READ_HEADER_TIMEOUT)")
@@ -84,6 +86,9 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 			errs = append(errs, fmt.Errorf("--max-upload: %w", err))
 		}
 		c.MaxUploadBytes = n
+		if c.MinBodyRate, err = ParseBytes(minRate); err != nil {
+			errs = append(errs, fmt.Errorf("--min-body-rate: %w", err))
+		}
 		c.Argon2.Memory, c.Argon2.Time, c.Argon2.Threads = uint32(argonMem), uint32(argonTime), uint8(argonThreads)
 		errs = append(errs, c.validate()...)
 		return errors.Join(errs...)

@@ -16,6 +16,7 @@ const (
 	CodeTooLarge     = "too_large"    // a body or file exceeds a configured limit
 	CodeRateLimited  = "rate_limited" // too many attempts; retry later
 	CodeUnavailable  = "unavailable"  // closed for now (a profile's hours, overload); retry later
+	CodeTimeout      = "timeout"      // the request body arrived too slowly
 	CodeInternal     = "internal"     // anything else: logged, never shown in detail
 )
 
@@ -28,6 +29,7 @@ var (
 	ErrUnauthorized  = &Error{Code: CodeUnauthorized, Key: "err.unauthorized"}
 	ErrTooLarge      = &Error{Code: CodeTooLarge, Key: "err.too_large"}
 	ErrRateLimited   = &Error{Code: CodeRateLimited, Key: "err.rate_limited"}
+	ErrTimeout       = &Error{Code: CodeTimeout, Key: "err.timeout"}
 	ErrBadCredential = &Error{Code: CodeUnauthorized, Key: "err.bad_credentials"}
 )
 

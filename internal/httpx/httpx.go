@@ -73,6 +73,8 @@ func Status(err error) int {
 		return http.StatusTooManyRequests
 	case domain.CodeUnavailable:
 		return http.StatusServiceUnavailable
+	case domain.CodeTimeout:
+		return http.StatusRequestTimeout
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -139,6 +139,10 @@ func stagePart(part *multipart.Part, blobs *blob.Store, max int64) (domain.Attac
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 func uploadErr(err error) error {
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return fmt.Errorf("upload: %w: %w", domain.ErrTimeout, err)
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) || errors.Is(err, domain.ErrTooLarge) {
 		return fmt.Errorf("upload: %w: %w", domain.ErrTooLarge, err)

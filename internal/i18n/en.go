@@ -130,4 +130,5 @@ var en = map[string]string{
 	"import.running": "Importing…", "import.progress": "Initial passwords created: %d of %d.", "import.refresh_help": "This page updates itself every two seconds.",
 	"homework.scheduled": "Scheduled for %s", "handin.child": "My child's hand-ins",
 	"err.profile_closed": "To leave room for students, access for your profile is closed until %s. Please come back then.", "err.profile_closed_manual": "To leave room for students, access for your profile is closed for now. Please come back later.",
+	"err.timeout": "The upload was too slow and was stopped. Check your connection and try again.",
 }

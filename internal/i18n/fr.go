@@ -130,4 +130,5 @@ var fr = map[string]string{
 	"import.running": "Import en cours…", "import.progress": "Mots de passe initiaux créés : %d sur %d.", "import.refresh_help": "Cette page se met à jour toute seule toutes les deux secondes.",
 	"homework.scheduled": "Publication programmée : %s", "handin.child": "Rendus de mon enfant",
 	"err.profile_closed": "Pour laisser la place aux élèves, l'accès de votre profil est fermé jusqu'à %s. Merci de revenir ensuite.", "err.profile_closed_manual": "Pour laisser la place aux élèves, l'accès de votre profil est fermé pour le moment. Merci de revenir plus tard.",
+	"err.timeout": "L'envoi était trop lent et a été interrompu. Vérifiez votre connexion et réessayez.",
 }
