@@ -25,8 +25,8 @@
 // Burst, and refills at the new Rate from then on. A depleted bucket stays
 // depleted when the shield tightens the rate, and a bucket never holds more
 // than the current Burst. SetRate rewrites the TAT of every depleted bucket,
-// one shard at a time under that shard's lock (O(MaxKeys), about a
-// millisecond per million slots; the shield calls it only when it changes
+// one shard at a time under that shard's lock (O(MaxKeys), a few
+// milliseconds per million slots; the shield calls it only when it changes
 // mode). SetRate has no clock argument: each shard converts relative to the
 // latest time it has been given, which errs towards the old rate for the
 // time elapsed since then. Rate ≤ 0 (or NaN) or Burst ≤ 0 refuses every
@@ -63,31 +63,44 @@
 //  2. only when all 8 slots are depleted, the least depleted one (the one
 //     that will be full soonest).
 //
-// Consequently a bucket with debt D (D = TAT − now > 0) is evicted only if
-// the 7 other keys of its set all have a debt of at least D. A key that an
-// attacker uses for a single request has a debt of one token (T), so as long
-// as Burst ≥ 2 a key that is being limited (debt close to τ) can never be
-// evicted by cheap address rotation, however many millions of addresses
-// rotate through: this is deterministic, not probabilistic, and tested.
+// and the new key inherits the victim's debt: it starts with
+// max(victim TAT, now) instead of now. When the victim is full (the normal
+// case) that is a full bucket, as usual; when it is not, the newcomer starts
+// exactly as depleted as the bucket it replaces. Eviction therefore never
+// creates tokens: each slot hands out at most Burst + Rate·Δ tokens in any
+// interval Δ, whoever its keys are, and a bucket evicted while depleted
+// comes back (on its next request) with at least the debt of the least
+// depleted bucket of its set.
 //
-// Limits of this choice, stated honestly:
+// What this gives, against an attacker rotating through millions of
+// addresses:
 //
-//   - An attacker can evict a limited bucket by draining 7 buckets of the same
-//     set at least as much as it. The set is unknown to the attacker (secret
-//     hash seed), so it must drain about 7/8 of the whole table, i.e. get
-//     about MaxKeys·Burst requests *accepted*, within one refill period, to
-//     give every limited source one fresh burst: the attack costs at least 7
-//     times the service it gives back, and the prefix bucket (Pair) still
-//     limits the source.
-//   - If more than MaxKeys sources are genuinely being limited at the same
-//     time, some of their buckets are evicted (least depleted first) and
-//     those sources get a fresh burst. Size MaxKeys for the expected number of
-//     concurrently limited sources, not for the number of distinct sources.
-//   - With Burst < 2 a single request drains a bucket as much as any other,
-//     and eviction among equally depleted buckets falls back to "full soonest",
-//     which an attacker can influence; keep Burst ≥ 2.
-//   - A source that rotates its own address is not caught by its address
-//     bucket; that is what the prefix bucket of Pair is for (/24, /56).
+//   - Memory: never more than MaxKeys buckets (above).
+//   - A bucket with debt D (D = TAT − now > 0) is evicted only if the 7 other
+//     buckets of its set have at least D. A key used for a single request is
+//     one token (T) down, so with Burst ≥ 2 a source being limited (debt close
+//     to τ) is never evicted by one-request-per-address rotation, however many
+//     addresses rotate: deterministic, and tested with 1,000,000 addresses.
+//   - An attacker that drains many buckets to push a limited source out gains
+//     nothing: the source comes back inheriting a depleted bucket. Tested.
+//   - Overload degrades into per-set sharing, not into a free pass. When new
+//     keys arrive in a set faster than its buckets refill — roughly more than
+//     8·Rate new-key tokens per second per set, i.e. more than MaxKeys·Rate per
+//     second over the table — there are no full victims left, newcomers
+//     inherit debt, and the keys of a saturated set share its capacity
+//     (8·Rate tokens per second) instead of each getting a fresh Burst.
+//
+// Limits of this choice: in that overload regime an innocent newcomer whose
+// address hashes into a saturated set is limited along with the flood (it
+// still gets what the set refills, and the flood must sustain more than
+// MaxKeys·Rate new-address tokens per second: 10 million per second for
+// MaxKeys = 1<<20 and Rate = 10); size MaxKeys so that MaxKeys·Rate is far
+// above the rate of new sources the server can even accept, and rely on
+// the shield's admission control to keep logged-in users served. A source
+// that rotates its own address is not caught by its address bucket: that is
+// what the prefix bucket of Pair (/24, /56) is for. With Burst < 2 a single
+// request drains a bucket as much as any other and the "never evicted"
+// property above degrades to "evicted only for an equally depleted key".
 //
 // Keys are netip.Prefix values, masked; an address is its /32 or /128. An
 // IPv4-mapped IPv6 prefix (::ffff:a.b.c.d/n, n ≥ 96) is the same key as the
@@ -101,14 +114,13 @@ import (
 	"math/bits"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // Config configures a Limiter.
 type Config struct {
 	Rate    float64 // tokens per second per key
-	Burst   float64 // bucket size
+	Burst   float64 // bucket size; Burst/Rate is capped at 2^62 ns (about 146 years)
 	MaxKeys int     // memory bound: at most this many buckets (rounded up to a power of two, minimum 8; ≤ 0 means 1<<16)
 }
 
@@ -143,17 +155,35 @@ type set [ways]slot
 
 type shard struct {
 	mu   sync.Mutex
-	n    int // occupied slots
+	p    *params // current rate; replaced by SetRate under mu
+	now  int64   // latest time seen by this shard (Unix ns), for SetRate
+	n    int     // occupied slots
 	sets []set
 	mask uint64   // len(sets)-1
 	_    [64]byte // keep shards' mutexes on different cache lines
 }
 
-// params is the current rate, swapped atomically by SetRate.
+// params is a rate; immutable once published to a shard.
 type params struct {
-	t    float64 // cost of one token, ns
-	tau  float64 // burst tolerance, ns
-	deny bool    // refuse everything
+	rate, burst float64
+	t           float64 // cost of one token, ns (0 for an infinite rate)
+	tau         float64 // burst tolerance τ = Burst·T, ns
+	deny        bool    // refuse everything
+}
+
+func makeParams(rate, burst float64) *params {
+	p := &params{rate: rate, burst: burst}
+	if !(rate > 0) || !(burst > 0) { // also catches NaN
+		p.deny = true
+		return p
+	}
+	p.t = 1e9 / rate // 0 for +Inf
+	p.tau = burst * p.t
+	if math.IsNaN(p.tau) { // +Inf burst with +Inf rate
+		p.tau = 0
+	}
+	p.tau = min(p.tau, maxTau)
+	return p
 }
 
 // Limiter is a set of token buckets keyed by netip.Prefix, in bounded
@@ -162,24 +192,19 @@ type Limiter struct {
 	shards     []shard
 	shardShift uint // shard index = hash >> shardShift
 	seed       maphash.Seed
-	p          atomic.Pointer[params]
 	slots      int
+	rateMu     sync.Mutex // serialises SetRate
 }
 
-// New returns a Limiter with every bucket (there are none yet) at Rate and
-// Burst, holding at most MaxKeys buckets (rounded up to a power of two). All
-// the memory is allocated here: 32 bytes per slot.
+// New returns a Limiter with every bucket at Rate and Burst, holding at most
+// MaxKeys buckets (rounded up to a power of two, minimum 8). All the memory
+// is allocated here: 32 bytes per slot.
 func New(c Config) *Limiter {
 	n := c.MaxKeys
 	if n <= 0 {
 		n = defaultMaxKeys
 	}
-	if n > maxSlots {
-		n = maxSlots
-	}
-	if n < ways {
-		n = ways
-	}
+	n = min(max(n, ways), maxSlots)
 	slots := 1 << bits.Len(uint(n-1)) // next power of two
 	nsets := slots / ways
 	nshards := min(nsets, maxShards)
@@ -190,31 +215,49 @@ func New(c Config) *Limiter {
 		slots:      slots,
 	}
 	per := nsets / nshards
+	p := makeParams(c.Rate, c.Burst)
 	for i := range l.shards {
 		l.shards[i].sets = make([]set, per)
 		l.shards[i].mask = uint64(per - 1)
+		l.shards[i].p = p
+		l.shards[i].now = math.MinInt64
 	}
-	l.SetRate(c.Rate, c.Burst)
 	return l
 }
 
 // SetRate changes the rate and burst of every bucket, present and future.
-// It takes effect immediately and lazily (no bucket is touched): a bucket
-// keeps its debt measured in time until full, see the package doc.
+// Each bucket keeps its tokens, capped at the new burst; see the package doc.
 func (l *Limiter) SetRate(rate, burst float64) {
-	p := &params{}
-	switch {
-	case !(rate > 0) || !(burst > 0): // also catches NaN
-		p.deny = true
-	default:
-		p.t = 1e9 / rate // 0 for +Inf
-		p.tau = burst * p.t
-		if math.IsNaN(p.tau) { // +Inf burst with +Inf rate
-			p.tau = 0
+	np := makeParams(rate, burst)
+	l.rateMu.Lock()
+	defer l.rateMu.Unlock()
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		op := sh.p
+		if !op.deny && !np.deny && op.t > 0 && np.t > 0 {
+			ref := sh.now
+			for j := range sh.sets {
+				st := &sh.sets[j]
+				for k := range st {
+					s := &st[k]
+					if s.fam == famEmpty {
+						break
+					}
+					if s.tat <= ref {
+						continue // full: nothing to convert
+					}
+					// Missing tokens now, under the old rate.
+					missing := float64(s.tat-ref) / op.t
+					// Same tokens under the new burst, capped to it.
+					missing = min(max(0, missing+np.burst-op.burst), np.burst)
+					s.tat = ref + int64(min(missing*np.t, maxTau))
+				}
+			}
 		}
-		p.tau = min(p.tau, maxTau)
+		sh.p = np
+		sh.mu.Unlock()
 	}
-	l.p.Store(p)
 }
 
 // Len returns the number of buckets currently held (≤ the rounded MaxKeys).
@@ -240,39 +283,38 @@ func (l *Limiter) Allow(key netip.Prefix, now time.Time) bool {
 
 // AllowN takes n tokens from key's bucket at time now, and reports whether it
 // could. A refused request takes nothing and does not change the bucket; a
-// request for more than Burst tokens is always refused. n ≤ 0 is allowed and
-// changes nothing; NaN is refused.
+// request for more than Burst tokens is always refused (and creates no
+// bucket). n ≤ 0 is allowed and changes nothing; NaN is refused.
 func (l *Limiter) AllowN(key netip.Prefix, now time.Time, n float64) bool {
 	if !(n > 0) {
 		return n <= 0
-	}
-	p := l.p.Load()
-	if p.deny {
-		return false
-	}
-	cost := n * p.t
-	if cost > p.tau+1 {
-		return false
 	}
 	k := encode(key)
 	sh, st := l.locate(&k)
 	t := now.UnixNano()
 
 	sh.mu.Lock()
-	victim := 0
+	p := sh.p
+	if t > sh.now {
+		sh.now = t
+	}
+	cost := n * p.t
+	if p.deny || cost > p.tau+1 {
+		sh.mu.Unlock()
+		return false
+	}
+	victim := -1
 	vtat := int64(math.MaxInt64)
 	for i := range st {
 		s := &st[i]
 		if s.fam == famEmpty {
 			// Slots are never freed, so the first empty slot ends the set.
-			victim = i
-			sh.n++
+			victim, vtat = i, math.MinInt64
 			break
 		}
 		if s.hi == k.hi && s.lo == k.lo && s.bits == k.bits && s.fam == k.fam {
-			tat := max(s.tat, t)
-			debt := float64(tat-t) + cost
-			if debt > p.tau+1 { // 1 ns slack absorbs rounding
+			debt := float64(max(s.tat, t)-t) + cost
+			if debt > p.tau+1 { // 1 ns of slack absorbs rounding
 				sh.mu.Unlock()
 				return false
 			}
@@ -284,8 +326,18 @@ func (l *Limiter) AllowN(key netip.Prefix, now time.Time, n float64) bool {
 			vtat, victim = s.tat, i
 		}
 	}
-	// New key: a full bucket (TAT = now) minus cost; cost ≤ τ was checked.
-	st[victim] = slot{hi: k.hi, lo: k.lo, bits: k.bits, fam: k.fam, tat: t + int64(cost)}
+	// New key. It takes over the victim's slot *and its debt*: a full victim
+	// (or an empty slot) gives a full bucket, a depleted one gives a bucket
+	// just as depleted, so eviction never creates tokens.
+	debt := float64(max(vtat, t)-t) + cost
+	if debt > p.tau+1 {
+		sh.mu.Unlock()
+		return false // refused: nothing evicted, nothing inserted
+	}
+	if st[victim].fam == famEmpty {
+		sh.n++
+	}
+	st[victim] = slot{hi: k.hi, lo: k.lo, bits: k.bits, fam: k.fam, tat: t + int64(debt)}
 	sh.mu.Unlock()
 	return true
 }
@@ -293,52 +345,53 @@ func (l *Limiter) AllowN(key netip.Prefix, now time.Time, n float64) bool {
 // refund gives n tokens back to key's bucket if it is still present (used by
 // Pair to undo a take). It never creates a bucket.
 func (l *Limiter) refund(key netip.Prefix, n float64) {
-	p := l.p.Load()
-	if p.deny || !(n > 0) {
+	if !(n > 0) {
 		return
 	}
 	k := encode(key)
 	sh, st := l.locate(&k)
-	back := int64(n * p.t)
 	sh.mu.Lock()
-	for i := range st {
-		s := &st[i]
-		if s.fam == famEmpty {
-			break
-		}
-		if s.hi == k.hi && s.lo == k.lo && s.bits == k.bits && s.fam == k.fam {
-			s.tat -= back
-			break
-		}
+	defer sh.mu.Unlock()
+	if sh.p.deny {
+		return
 	}
-	sh.mu.Unlock()
+	back := int64(n * sh.p.t)
+	if s := find(st, &k); s != nil {
+		s.tat -= back
+	}
 }
 
 // tokens reports the tokens in key's bucket at now, and whether the key is
 // present (for tests).
 func (l *Limiter) tokens(key netip.Prefix, now time.Time) (float64, bool) {
-	p := l.p.Load()
 	k := encode(key)
 	sh, st := l.locate(&k)
 	t := now.UnixNano()
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s := find(st, &k)
+	switch {
+	case s == nil:
+		return 0, false
+	case sh.p.deny:
+		return 0, true
+	case sh.p.t == 0:
+		return math.Inf(1), true
+	}
+	return (sh.p.tau - float64(max(s.tat, t)-t)) / sh.p.t, true
+}
+
+func find(st *set, k *key) *slot {
 	for i := range st {
 		s := &st[i]
 		if s.fam == famEmpty {
-			break
+			return nil
 		}
 		if s.hi == k.hi && s.lo == k.lo && s.bits == k.bits && s.fam == k.fam {
-			if p.deny {
-				return 0, true
-			}
-			if p.t == 0 {
-				return math.Inf(1), true
-			}
-			return (p.tau - float64(max(s.tat, t)-t)) / p.t, true
+			return s
 		}
 	}
-	return 0, false
+	return nil
 }
 
 type key struct {
