@@ -15,28 +15,43 @@
 // three algorithms (Config.Algorithm), all inspired by Netflix's
 // concurrency-limits:
 //
-//   - "gradient2" (default). Two latency estimates: the short-term RTT is the
-//     latest sample; the long-term RTT is an exponentially weighted moving
-//     average over LongWindow samples (default 600; a plain average over the
-//     first 10 samples as warm-up). The gradient is
+//   - "gradient2" (default). Two latency estimates: the short-term RTT is an
+//     exponentially weighted moving average over about 10 samples (Netflix
+//     uses the latest sample alone, which lets one slow request cut the
+//     limit); the long-term RTT, the baseline, is an exponentially weighted
+//     moving average over LongWindow samples (default 600; a plain average
+//     over the first 10 as warm-up). The gradient is
 //     clamp(RTTTolerance·long/short, 0.5, 1): 1 while latency is at most
-//     RTTTolerance (default 1.5) times its baseline, down to 0.5 when it is
+//     RTTTolerance (default 1.5) times the baseline, down to 0.5 when it is
 //     twice that. The target is limit·gradient + allowance, where the queue
 //     allowance max(2, √limit) lets the limit probe upwards while latency is
-//     flat; the new limit is the target blended into the old one with weight
-//     Smoothing (default 0.2) and clamped to [MinLimit, MaxLimit]. The limit
-//     does not move while fewer than half of its slots were in use when the
-//     sample's request was admitted (the backend was not the bottleneck).
-//     When the long RTT is more than twice the short one (latency recovered
-//     after a long overload) the long RTT is cut by 10% per sample rather
-//     than waiting for the average to forget. A dropped sample multiplies the
+//     flat. Each sample blends the target into the limit with weight
+//     Smoothing·min(1, 10/limit) (Smoothing default 0.2): a limit of L
+//     completes about L requests per round trip, so this is about one
+//     Smoothing step per tenth of a round trip rather than one per sample,
+//     which made the limit swing twentyfold in the flood simulation. The
+//     result is clamped to [MinLimit, MaxLimit]. A sample moves the limit
+//     only if the limit was binding when its request was admitted (requests
+//     were queued, or at least half of the limit was in use). Drift guard:
+//     a sample slower than the baseline taken while requests were queued is
+//     not learnt into the baseline (except at MinLimit, so that a backend
+//     that became slower for good is eventually re-measured); otherwise,
+//     under a sustained flood, the baseline climbs with the congested
+//     latency and the limit with it, the known weakness of Netflix's
+//     Gradient2 (its issues #134 and #137), which took the limit to
+//     MaxLimit and latency to 27× base in the simulation. When the baseline
+//     is more than twice the short RTT (latency recovered after an
+//     overload) it is cut by 10% per sample. A dropped sample multiplies the
 //     limit by Backoff (default 0.9) and is kept out of the RTT averages,
 //     since an error is often answered faster than real work.
-//   - "aimd": +1 per successful sample while at least half the limit is in
-//     use, ×Backoff on a drop.
+//   - "aimd": +1 per limit/10 samples while the limit is binding, ×Backoff
+//     on a drop, at most once per round (limit samples). It reads drops
+//     only, so latency under overload is whatever the drop signal allows.
 //   - "vegas": estimates the backend queue as limit·(1 − rttNoLoad/rtt) with
-//     rttNoLoad the smallest RTT seen (re-probed periodically); grows by
-//     log10(limit) steps while the queue is small, shrinks when it is large,
+//     rttNoLoad the smallest RTT seen (re-probed every 30·limit samples);
+//     with L = log10(limit) ≥ 1, a queue of at most L steps the limit up by
+//     6L, below 3L by L, above 6L down by L, each step taken with the same
+//     per-sample weight min(1, 10/limit) and Smoothing (default 1);
 //     ×Backoff on a drop.
 //
 // For every algorithm, a latency of at least Timeout (default 5 s) counts as
