@@ -2,6 +2,7 @@ package netguard
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -98,23 +99,40 @@ func readV1(br *bufio.Reader) (Header, error) {
 	if err != nil {
 		return Header{}, ioError(err)
 	}
-	// The line is read byte by byte into a fixed array: bufio makes
-	// ReadByte cheap, nothing beyond the '\n' is consumed, and the reader's
-	// buffer size does not matter.
+	// The line is copied into a fixed array, never read beyond its '\n'
+	// and never waited for beyond 107 bytes.
 	var line [v1MaxLen]byte
 	n := 0
-	for {
-		if n == v1MaxLen {
-			return Header{}, errV1TooLong
+	if br.Size() >= v1MaxLen {
+		for n == 0 {
+			buf, _ := br.Peek(min(br.Buffered(), v1MaxLen))
+			if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+				n = copy(line[:], buf[:i+1])
+				br.Discard(n) // buffered: cannot fail
+				break
+			}
+			if len(buf) == v1MaxLen {
+				return Header{}, errV1TooLong
+			}
+			if _, err := br.Peek(len(buf) + 1); err != nil {
+				return Header{}, ioError(err)
+			}
 		}
-		c, err := br.ReadByte()
-		if err != nil {
-			return Header{}, ioError(err)
-		}
-		line[n] = c
-		n++
-		if c == '\n' {
-			break
+	} else {
+		// A buffer smaller than a line: byte by byte.
+		for {
+			if n == v1MaxLen {
+				return Header{}, errV1TooLong
+			}
+			c, err := br.ReadByte()
+			if err != nil {
+				return Header{}, ioError(err)
+			}
+			line[n] = c
+			n++
+			if c == '\n' {
+				break
+			}
 		}
 	}
 	if n < len(v1Sig)+2 || line[n-2] != '\r' {
@@ -251,8 +269,20 @@ func readV2(br *bufio.Reader) (Header, error) {
 		return Header{}, ioError(err)
 	}
 	var a [36]byte
-	if _, err := io.ReadFull(br, a[:addrLen]); err != nil {
-		return Header{}, ioError(err)
+	if br.Size() >= addrLen {
+		buf, err := br.Peek(addrLen)
+		if err != nil {
+			return Header{}, ioError(err)
+		}
+		br.Discard(copy(a[:], buf))
+	} else {
+		for i := range addrLen { // a 16-byte buffer and an IPv6 block
+			c, err := br.ReadByte()
+			if err != nil {
+				return Header{}, ioError(err)
+			}
+			a[i] = c
+		}
 	}
 	// TLVs (and a LOCAL command's address block) are skipped unread.
 	if _, err := br.Discard(length - addrLen); err != nil {

@@ -15,7 +15,7 @@ import (
 // Cookie names used by ServeHTTP; the shield reads PassCookie.
 const (
 	TicketCookie = "preau_wait"
-	PassCookie   = "preau_pass"
+	PassCookie   = "preau_admit"
 )
 
 // Version is the version byte of tickets and passes this package issues.
