@@ -22,7 +22,7 @@
 #   USERS [200]            distinct students whose tokens/cookies rotate
 #   SIZE [30x30]           demo school size (classes x students per class)
 #   APP_ADDR [127.0.0.1:8081], HELLO_ADDR [127.0.0.1:8082]  (loopback only)
-#   PREAU_BIN [/tmp/preau], HELLO_BIN [/tmp/preau-bench-hello]
+#   PREAU_BIN [/tmp/preau-bench], HELLO_BIN [/tmp/preau-bench-hello]
 #   SKIP_BUILD [0]         1 = use the binaries as they are
 #   PERF [0]               1 = also record `perf record -g` of the server
 #                          during each Préau phase (bench/out/*.perf.*)
