@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"preau/internal/httpx"
 	"preau/internal/password"
 	"preau/internal/shield"
+	"preau/internal/shield/detect"
 	"preau/internal/store/cache"
 	"preau/internal/store/sqlite"
 	"preau/internal/web"
@@ -50,6 +52,8 @@ type App struct {
 	Auth    *auth.Manager
 	Service *workspace.Service
 	Handler http.Handler
+	Shield  *shield.Shield // nil with --shield=false
+	Metrics *shield.Metrics
 	Demo    bool
 
 	secret           []byte
@@ -94,7 +98,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 	svc := workspace.New(store, blobs)
 
 	a := &App{Config: cfg, Log: log, Store: store, Blobs: blobs, Auth: am, Service: svc, Demo: demo, secret: secret}
-	if a.Handler, err = a.handler(); err != nil {
+	if a.Handler, err = a.handler(gates); err != nil {
 		store.Close()
 		return nil, err
 	}
@@ -105,6 +109,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 		defer a.background.Done()
 		am.Run(bg)
 	}()
+	if a.Shield != nil {
+		a.background.Add(1)
+		go func() {
+			defer a.background.Done()
+			a.Shield.Run(bg)
+		}()
+	}
 	return a, nil
 }
 
@@ -146,7 +157,7 @@ func loadSecret(path string) ([]byte, error) {
 	return b, f.Close()
 }
 
-func (a *App) handler() (http.Handler, error) {
+func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	cfg := a.Config
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -184,8 +195,37 @@ func (a *App) handler() (http.Handler, error) {
 	// handler runs (Sec-Fetch-Site / Origin checks); the forms' per-session
 	// tokens are a second line for browsers that send neither header.
 	csrf := http.NewCrossOriginProtection()
-	h := httpx.SecurityHeaders(hsts, csrf.Handler(metrics.Instrument(a.Log, mux)))
-	return shield.MinRateBody(cfg.MinBodyRate, 20*time.Second, h), nil
+	var h http.Handler = csrf.Handler(metrics.Instrument(a.Log, mux))
+	a.Metrics = shield.NewMetrics(reg)
+	if cfg.Shield {
+		sh, err := shield.New(shield.Config{
+			Key: derive(a.secret, "shield"), Sessions: a.Auth, SessionCookie: web.SessionCookie,
+			TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist,
+			LoginRoutes: []string{"POST /login", "POST /api/v1/login"}, LoginSlots: runtime.GOMAXPROCS(0),
+			Gates: gates, Stylesheet: web.StylesheetURL(), SecureCookies: secure,
+			Sink: detect.SlogSink{Logger: a.Log}, Log: a.Log,
+		}, a.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		if cfg.AttackMode {
+			sh.SetManual(true)
+		}
+		a.Shield = sh
+		protected := sh.Handler(h)
+		// Probes and metrics bypass the shield: a load balancer's health
+		// checks must not be rate limited or sent to the waiting room.
+		inner := h
+		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+				inner.ServeHTTP(w, r)
+			default:
+				protected.ServeHTTP(w, r)
+			}
+		})
+	}
+	return httpx.SecurityHeaders(hsts, shield.MinRateBody(cfg.MinBodyRate, 20*time.Second, h)), nil
 }
 
 // cookiesSecure decides the Secure cookie flag and HSTS from the public URL:

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -19,6 +20,7 @@ import (
 	"preau/internal/demo"
 	"preau/internal/domain"
 	"preau/internal/importer"
+	"preau/internal/shield/netguard"
 )
 
 const usage = `Préau — the digital workspace and virtual class for schools.
@@ -146,11 +148,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, isDemo 
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	raw, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		a.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// The connection layer: per-address and per-prefix caps, and client
+	// addresses from trusted proxies only.
+	ln := netguard.NewListener(raw, netguard.Config{TrustedProxies: cfg.TrustedProxies, ProxyProtocol: cfg.ProxyProtocol,
+		MaxPerAddr: cfg.MaxConnsPerAddr, MaxPerPrefix: cfg.MaxConnsPerPrefix,
+		OnRefuse: func(reason string, _ netip.Addr) { a.Metrics.ConnRefused(reason) }})
 	base := cfg.BaseURL
 	if strings.HasSuffix(cfg.Addr, ":0") {
 		base = "http://" + ln.Addr().String()

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -46,13 +47,21 @@ type Config struct {
 	DemoSize string // demo only: "CLASSESxSTUDENTS"
 
 	CloseProfiles string // e.g. "parent=07:30-17:30": logins of a profile refused during those hours
+
+	Shield            bool           // the shield in front of the application
+	AttackMode        bool           // start with the challenge switched on by hand
+	TrustedProxies    []netip.Prefix // peers whose PROXY header or X-Forwarded-For is believed
+	ProxyProtocol     bool           // trusted peers send a PROXY protocol header
+	Allowlist         []netip.Prefix // school networks: never challenged nor rate limited
+	MaxConnsPerAddr   int
+	MaxConnsPerPrefix int
 }
 
 // Flags registers every setting on fs and returns a function that, after
 // fs.Parse, applies environment fallbacks and validates.
 func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	c := &Config{Argon2: password.DefaultParams()}
-	var upload, minRate string
+	var upload, minRate, trusted, allow string
 	var argonMem, argonTime, argonThreads uint
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (PREAU_ADDR)")
 	fs.StringVar(&c.DataDir, "data", "", "data directory: database, files, keys (PREAU_DATA)")
@@ -77,6 +86,13 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error (PREAU_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json (PREAU_LOG_FORMAT)")
 	fs.StringVar(&c.CloseProfiles, "close-profiles", "", "close a profile's logins during set hours, e.g. parent=07:30-17:30 (PREAU_CLOSE_PROFILES)")
+	fs.BoolVar(&c.Shield, "shield", true, "put the shield (rate limits, admission control, waiting room, challenge, attack detection) in front of the application (PREAU_SHIELD)")
+	fs.BoolVar(&c.AttackMode, "attack-mode", false, "start in attack mode: anonymous visitors must pass the challenge (PREAU_ATTACK_MODE)")
+	fs.StringVar(&trusted, "trusted-proxies", "", "comma-separated networks of reverse proxies whose PROXY header or X-Forwarded-For is believed (PREAU_TRUSTED_PROXIES)")
+	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", false, "trusted proxies send a PROXY protocol v1/v2 header (PREAU_PROXY_PROTOCOL)")
+	fs.StringVar(&allow, "allowlist", "", "comma-separated school networks (NAT ranges) never challenged nor rate limited (PREAU_ALLOWLIST)")
+	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", 256, "concurrent connections per client address; a school NAT counts as one (PREAU_MAX_CONNS_PER_ADDR)")
+	fs.IntVar(&c.MaxConnsPerPrefix, "max-conns-per-prefix", 1024, "concurrent connections per /24 or /56 (PREAU_MAX_CONNS_PER_PREFIX)")
 	fs.StringVar(&c.DemoSize, "size", "", "demo school size CLASSESxSTUDENTS, e.g. 30x30 (PREAU_SIZE; demo only)")
 	return c, func() error {
 		applyEnv(fs)
@@ -90,6 +106,12 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 			errs = append(errs, fmt.Errorf("--min-body-rate: %w", err))
 		}
 		c.Argon2.Memory, c.Argon2.Time, c.Argon2.Threads = uint32(argonMem), uint32(argonTime), uint8(argonThreads)
+		if c.TrustedProxies, err = parsePrefixes(trusted); err != nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxies: %w", err))
+		}
+		if c.Allowlist, err = parsePrefixes(allow); err != nil {
+			errs = append(errs, fmt.Errorf("--allowlist: %w", err))
+		}
 		errs = append(errs, c.validate()...)
 		return errors.Join(errs...)
 	}
@@ -163,6 +185,27 @@ func (c *Config) validate() []error {
 		}
 	}
 	return errs
+}
+
+// parsePrefixes reads "10.0.0.0/8, 192.0.2.7" (an address is its /32 or /128).
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network or an address", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // Location returns the configured time zone.

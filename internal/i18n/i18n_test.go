@@ -45,8 +45,16 @@ func TestKeysUsedAreDefined(t *testing.T) {
 	goRE := regexp.MustCompile(`"((?:err|flash)\.[a-z_]+)"`)
 	used := map[string]string{}
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		// The shield's pages carry their own small catalogs (they must
+		// render under a flood without the application), tested there.
+		if d.IsDir() && d.Name() == "shield" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {

@@ -15,6 +15,10 @@ import (
 // may cache it for a year and still get a new one after an upgrade.
 var cssURL = "/static/preau.css"
 
+// StylesheetURL is the versioned address of the stylesheet, for pages served
+// outside this package (the shield's waiting room and challenge).
+func StylesheetURL() string { return cssURL }
+
 // staticFile serves one embedded file, gzipped in advance for clients that
 // accept it: a weak phone connection gets the stylesheet in about 2 KB.
 type staticFile struct {

@@ -1,0 +1,68 @@
+package shield
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the shield's Prometheus metrics: a counter for every
+// decision, and gauges read from the components when scraped.
+type Metrics struct {
+	reg       prometheus.Registerer
+	decisions *prometheus.CounterVec
+	conns     *prometheus.CounterVec
+}
+
+// NewMetrics registers the shield's counters on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{reg: reg,
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preau_shield_decisions_total",
+			Help: "Requests by class (staff, member, pass, allowlisted, anonymous) and outcome (admitted, shed, limited, challenged, queued, blocked)."},
+			[]string{"class", "outcome"}),
+		conns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preau_shield_connections_refused_total",
+			Help: "Connections refused by reason (proxy_header, per_addr, per_prefix)."}, []string{"reason"}),
+	}
+	reg.MustRegister(m.decisions, m.conns)
+	return m
+}
+
+func (m *Metrics) decision(c Class, outcome string) {
+	if m != nil {
+		m.decisions.WithLabelValues(c.String(), outcome).Inc()
+	}
+}
+
+// ConnRefused counts a connection refused by the connection layer; it is
+// netguard.Config.OnRefuse.
+func (m *Metrics) ConnRefused(reason string) {
+	if m != nil {
+		m.conns.WithLabelValues(reason).Inc()
+	}
+}
+
+// watch registers gauges that read the shield's state at scrape time.
+func (m *Metrics) watch(s *Shield) {
+	gauge := func(name, help string, f func() float64) {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	gauge("preau_shield_level", "Escalation level: 0 normal, 1 tightened buckets, 2 challenge, 3 waiting room, 4 blocking top prefixes.",
+		func() float64 { return float64(s.det.Level()) })
+	gauge("preau_shield_admission_limit", "Adaptive concurrency limit in front of the backend.",
+		func() float64 { return float64(s.adm.Stats().Limit) })
+	gauge("preau_shield_admission_inflight", "Requests being served, all priorities.", func() float64 {
+		n := 0
+		for _, v := range s.adm.Stats().InFlight {
+			n += v
+		}
+		return float64(n)
+	})
+	gauge("preau_shield_admission_queued", "Requests waiting for a slot, all priorities.", func() float64 {
+		n := 0
+		for _, v := range s.adm.Stats().Queued {
+			n += v
+		}
+		return float64(n)
+	})
+	gauge("preau_shield_waiting_room_waiting", "Visitors waiting in the waiting room.", func() float64 {
+		return float64(s.room.Stats(s.cfg.Now()).Waiting)
+	})
+}

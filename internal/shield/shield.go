@@ -1,0 +1,429 @@
+package shield
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"preau/internal/shield/admission"
+	"preau/internal/shield/challenge"
+	"preau/internal/shield/detect"
+	"preau/internal/shield/netguard"
+	"preau/internal/shield/ratelimit"
+	"preau/internal/shield/waitroom"
+)
+
+// Paths the shield serves itself, before any other check.
+const (
+	ChallengePath = "/_shield/challenge"
+	WaitPath      = "/_shield/wait"
+)
+
+// Config is the shield's configuration. Zero values take the defaults
+// noted.
+type Config struct {
+	// Key is the shield's secret (at least 32 bytes); challenge and
+	// waiting-room keys are derived from it.
+	Key []byte
+	// Sessions verifies session tokens; nil when the shield fronts another
+	// portal whose sessions it cannot read.
+	Sessions      SessionClassifier
+	SessionCookie string // "preau_session"
+
+	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For is believed
+	Allowlist      []netip.Prefix // school networks: never challenged nor rate limited
+
+	AddrRate, AddrBurst     float64 // anonymous requests per address (2/s, burst 40)
+	PrefixRate, PrefixBurst float64 // per /24 or /56 (20/s, burst 200)
+	RateKeys                int     // buckets kept per limiter (1<<18: 8 MiB each)
+
+	Admission admission.Config
+	// LoginRoutes are the requests that hash a password ("POST /login").
+	LoginRoutes []string
+	LoginSlots  int           // concurrent password checks (number of CPUs)
+	LoginQueue  int           // waiting password checks (4×slots)
+	LoginWait   time.Duration // longest wait for a password check (3s)
+
+	Gates         *ProfileGates
+	Stylesheet    string
+	SecureCookies bool
+	Sink          detect.Sink // events for the evidence log
+	Log           *slog.Logger
+	Now           func() time.Time
+}
+
+// Shield is the request-level defence. It is safe for concurrent use.
+type Shield struct {
+	cfg     Config
+	cls     classifier
+	limits  ratelimit.Pair
+	adm     *admission.Limiter
+	logins  *admission.Budget
+	room    *waitroom.Room
+	chal    *challenge.Challenger
+	det     *detect.Detector
+	metrics *Metrics
+	logRE   map[string]bool
+}
+
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("preau/shield/" + label))
+	return m.Sum(nil)
+}
+
+// New builds a shield.
+func New(cfg Config, metrics *Metrics) (*Shield, error) {
+	if len(cfg.Key) < 32 {
+		return nil, errors.New("shield: key must be at least 32 bytes")
+	}
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.AddrRate, 2)
+	def(&cfg.AddrBurst, 40)
+	def(&cfg.PrefixRate, 20)
+	def(&cfg.PrefixBurst, 200)
+	if cfg.RateKeys <= 0 {
+		cfg.RateKeys = 1 << 18
+	}
+	if cfg.SessionCookie == "" {
+		cfg.SessionCookie = "preau_session"
+	}
+	if cfg.LoginSlots <= 0 {
+		cfg.LoginSlots = 2
+	}
+	if cfg.LoginQueue <= 0 {
+		cfg.LoginQueue = 4 * cfg.LoginSlots
+	}
+	if cfg.LoginWait <= 0 {
+		cfg.LoginWait = 3 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Shield{cfg: cfg, metrics: metrics, logRE: map[string]bool{}}
+	s.cls = classifier{sessions: cfg.Sessions, cookie: cfg.SessionCookie, allowlist: cfg.Allowlist}
+	s.limits = ratelimit.Pair{
+		Addr:   ratelimit.New(ratelimit.Config{Rate: cfg.AddrRate, Burst: cfg.AddrBurst, MaxKeys: cfg.RateKeys}),
+		Prefix: ratelimit.New(ratelimit.Config{Rate: cfg.PrefixRate, Burst: cfg.PrefixBurst, MaxKeys: cfg.RateKeys}),
+	}
+	ac := cfg.Admission
+	if ac.Now == nil {
+		ac.Now = cfg.Now
+	}
+	s.adm = admission.New(ac)
+	s.logins = admission.NewBudget(cfg.LoginSlots, cfg.LoginQueue, cfg.LoginWait)
+	for _, r := range cfg.LoginRoutes {
+		s.logRE[r] = true
+	}
+	var err error
+	s.room, err = waitroom.New(derive(cfg.Key, "waitroom"), waitroom.Config{Secure: cfg.SecureCookies, Stylesheet: cfg.Stylesheet, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("shield: waiting room: %w", err)
+	}
+	s.chal, err = challenge.New(challenge.Config{Key: derive(cfg.Key, "challenge"), BasePath: ChallengePath, WaitingRoomURL: WaitPath,
+		StylesheetURL: cfg.Stylesheet, ClientAddr: s.clientAddr, DifficultyFor: s.difficulty, SecureCookie: cfg.SecureCookies, Now: cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("shield: challenge: %w", err)
+	}
+	s.det = detect.New(detect.Config{Sink: cfg.Sink, Now: cfg.Now})
+	if metrics != nil {
+		metrics.watch(s)
+	}
+	return s, nil
+}
+
+// clientAddr is the request's client: the connection's (PROXY protocol
+// already applied by netguard), or X-Forwarded-For from a trusted proxy.
+func (s *Shield) clientAddr(r *http.Request) netip.Addr {
+	peer := netip.IPv4Unspecified()
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		peer = ap.Addr().Unmap()
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		if a, err := netip.ParseAddr(host); err == nil {
+			peer = a.Unmap()
+		}
+	}
+	if len(s.cfg.TrustedProxies) == 0 {
+		return peer
+	}
+	return netguard.ForwardedFor(r, peer, s.cfg.TrustedProxies)
+}
+
+// difficulty raises the work for sources the detector suspects and with load.
+func (s *Shield) difficulty(r *http.Request) int {
+	suspicion := 0.3
+	if s.det.IsBlocked(s.clientAddr(r)) {
+		suspicion = 1
+	}
+	st := s.adm.Stats()
+	inflight := 0
+	for _, n := range st.InFlight {
+		inflight += n
+	}
+	load := 0.0
+	if st.Limit > 0 {
+		load = float64(inflight) / float64(st.Limit)
+	}
+	return challenge.Difficulty(suspicion, load)
+}
+
+var priorities = [numClasses]admission.Priority{Staff: admission.Staff, Member: admission.Member,
+	PassHolder: admission.PassHolder, Allowlisted: admission.PassHolder, Anonymous: admission.Anonymous}
+
+// Handler wraps next with the shield.
+func (s *Shield) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.serve(w, r, next)
+	})
+}
+
+func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	now := s.cfg.Now()
+	client := s.clientAddr(r)
+	obs := detect.Request{Time: now, Addr: client, Path: routeKey(r), UserAgent: r.UserAgent()}
+	finish := func(class Class, outcome string) {
+		obs.Class, obs.Outcome = class.String(), outcome
+		s.det.Observe(obs)
+		s.metrics.decision(class, outcome)
+	}
+
+	switch {
+	case r.URL.Path == ChallengePath || strings.HasPrefix(r.URL.Path, ChallengePath+"/"):
+		s.chal.ServeHTTP(w, r)
+		finish(Anonymous, "challenged")
+		return
+	case r.URL.Path == WaitPath:
+		s.room.ServeHTTP(w, r)
+		finish(Anonymous, "queued")
+		return
+	}
+
+	level := s.det.Level()
+	hasPass, passLimited := s.passOf(r, now)
+	class, role := s.cls.classify(r, client, hasPass)
+	if passLimited {
+		s.refuse(w, r, http.StatusTooManyRequests, "limited", s.adm.RetryAfter())
+		finish(class, "limited")
+		return
+	}
+	suspect := class == Anonymous || class == PassHolder
+
+	if suspect && level >= detect.BlockTopPrefixes && s.det.IsBlocked(client) {
+		s.refuse(w, r, http.StatusForbidden, "blocked", 0)
+		finish(class, "blocked")
+		return
+	}
+	if closed, until := s.cfg.Gates.Closed(role, now); closed {
+		wait := time.Hour
+		if !until.IsZero() {
+			wait = until.Sub(now)
+		}
+		s.refuse(w, r, http.StatusServiceUnavailable, "closed", wait)
+		finish(class, "blocked")
+		return
+	}
+	if class == Anonymous && !s.limits.Allow(client, now) {
+		s.refuse(w, r, http.StatusTooManyRequests, "limited", time.Duration(2+rand.IntN(8))*time.Second)
+		finish(class, "limited")
+		return
+	}
+	if class == Anonymous && level >= detect.Challenge {
+		s.sendToChallenge(w, r)
+		finish(class, "challenged")
+		return
+	}
+	if suspect && level >= detect.WaitingRoom && !s.admittedByRoom(r) {
+		s.sendToRoom(w, r)
+		finish(class, "queued")
+		return
+	}
+	if s.logRE[r.Method+" "+r.URL.Path] {
+		release, err := s.logins.Acquire(r.Context())
+		if err != nil {
+			s.refuse(w, r, http.StatusServiceUnavailable, "busy", s.logins.RetryAfter())
+			finish(class, "shed")
+			return
+		}
+		defer release()
+	}
+	ticket, err := s.adm.Acquire(r.Context(), priorities[class])
+	if err != nil {
+		if suspect && isPageRequest(r) {
+			s.sendToRoom(w, r)
+			finish(class, "queued")
+			return
+		}
+		s.refuse(w, r, http.StatusServiceUnavailable, "busy", s.adm.RetryAfter())
+		finish(class, "shed")
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	start := time.Now()
+	defer func() {
+		lat := time.Since(start)
+		if r.Context().Err() != nil {
+			ticket.Ignore() // the client left: says nothing about the backend
+		} else {
+			ticket.Release(lat, sw.status >= 500)
+		}
+		finish(class, "admitted")
+	}()
+	next.ServeHTTP(sw, r)
+}
+
+// passOf reports a valid challenge pass (and whether it is over its own
+// rate limit) or a waiting-room admission.
+func (s *Shield) passOf(r *http.Request, now time.Time) (has, limited bool) {
+	if p, err := s.chal.PassFrom(r, now); err == nil {
+		return true, !s.chal.AllowPass(p, now)
+	}
+	return s.admittedByRoom(r), false
+}
+
+func (s *Shield) admittedByRoom(r *http.Request) bool {
+	c, err := r.Cookie(waitroom.PassCookie)
+	if err != nil {
+		return false
+	}
+	_, err = s.room.ParsePass(c.Value)
+	return err == nil
+}
+
+// isPageRequest tells a browser navigation (which can be sent to the
+// waiting room) from an API call or a form post.
+func isPageRequest(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") &&
+		!strings.Contains(r.Header.Get("Accept"), "application/json")
+}
+
+func (s *Shield) sendToRoom(w http.ResponseWriter, r *http.Request) {
+	if !isPageRequest(r) {
+		s.refuse(w, r, http.StatusServiceUnavailable, "busy", s.adm.RetryAfter())
+		return
+	}
+	http.Redirect(w, r, WaitPath+"?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+}
+
+func (s *Shield) sendToChallenge(w http.ResponseWriter, r *http.Request) {
+	if !isPageRequest(r) {
+		s.refuse(w, r, http.StatusServiceUnavailable, "challenge", s.adm.RetryAfter())
+		return
+	}
+	http.Redirect(w, r, s.chal.URL(r.URL.RequestURI()), http.StatusSeeOther)
+}
+
+// routeKey is a bounded description of the path for the detector: the
+// first two segments, so /homework/123 and /homework/456 count together.
+func routeKey(r *http.Request) string {
+	p := r.URL.Path
+	if len(p) > 64 {
+		p = p[:64]
+	}
+	if i := strings.IndexByte(p[min(1, len(p)):], '/'); i >= 0 {
+		if j := strings.IndexByte(p[i+2:], '/'); j >= 0 {
+			p = p[:i+2+j]
+		}
+	}
+	return r.Method + " " + p
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Run ticks the detector every second, adjusts the buckets to the
+// escalation level and paces the waiting room, until ctx ends.
+func (s *Shield) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := detect.Normal
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := s.cfg.Now()
+			s.det.Tick(now)
+			s.adm.Expire()
+			level := s.det.Level()
+			if level != last {
+				s.tighten(level >= detect.TightenBuckets)
+				s.cfg.Log.Warn("shield level", "from", last, "to", level)
+				last = level
+			}
+			// Let as many newcomers in as there are free slots.
+			st := s.adm.Stats()
+			inflight := 0
+			for _, n := range st.InFlight {
+				inflight += n
+			}
+			if free := st.Limit - inflight; free > 0 {
+				s.room.Admit(free)
+			}
+		}
+	}
+}
+
+// tighten halves anonymous buckets under attack and restores them after.
+func (s *Shield) tighten(on bool) {
+	f := 1.0
+	if on {
+		f = 0.5
+	}
+	s.limits.Addr.SetRate(s.cfg.AddrRate*f, s.cfg.AddrBurst*f)
+	s.limits.Prefix.SetRate(s.cfg.PrefixRate*f, s.cfg.PrefixBurst*f)
+}
+
+// SetManual switches attack mode by hand: at least the challenge level.
+func (s *Shield) SetManual(on bool) { s.det.SetManual(detect.Challenge, on) }
+
+// Detector exposes the detector for the operator page.
+func (s *Shield) Detector() *detect.Detector { return s.det }
+
+// Admission exposes the admission limiter's statistics.
+func (s *Shield) Admission() *admission.Limiter { return s.adm }
+
+// Room exposes the waiting room.
+func (s *Shield) Room() *waitroom.Room { return s.room }
+
+func retryAfter(w http.ResponseWriter, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	secs := int(d.Seconds() + 0.999)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+}

@@ -1,0 +1,256 @@
+package shield
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"preau/internal/auth"
+	"preau/internal/domain"
+	"preau/internal/shield/admission"
+)
+
+// tokens is a SessionClassifier that knows a few tokens.
+type tokens map[string]domain.Role
+
+func (t tokens) Classify(tok string) (auth.TokenClaims, bool) {
+	r, ok := t[tok]
+	return auth.TokenClaims{UserID: 1, Role: r}, ok
+}
+
+var testTokens = tokens{"student-token": domain.RoleStudent, "teacher-token": domain.RoleTeacher}
+
+// backend counts what reaches it; it blocks while hold is set.
+type backend struct {
+	hits atomic.Int64
+	mu   sync.Mutex
+	hold chan struct{}
+}
+
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.hits.Add(1)
+	b.mu.Lock()
+	hold := b.hold
+	b.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+		}
+	}
+	io.WriteString(w, "ok")
+}
+
+func newShield(t *testing.T, cfg Config) (*Shield, *backend, *httptest.Server) {
+	t.Helper()
+	if cfg.Key == nil {
+		cfg.Key = []byte(strings.Repeat("k", 32))
+	}
+	cfg.Sessions = testTokens
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backend{}
+	srv := httptest.NewServer(s.Handler(b))
+	t.Cleanup(srv.Close)
+	return s, b, srv
+}
+
+// clientFrom returns an HTTP client whose connections come from src, an
+// address of 127.0.0.0/8 (Linux accepts any of them on loopback).
+func clientFrom(src string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	return &http.Client{
+		Transport:     &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 4},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func get(t *testing.T, c *http.Client, url, token string, hdr ...string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func TestFloodFromOneAddressIsLimitedWhileStudentsAreServed(t *testing.T) {
+	_, b, srv := newShield(t, Config{AddrRate: 1, AddrBurst: 10})
+	flooder := clientFrom("127.0.0.2")
+	limited := 0
+	for range 200 {
+		resp := get(t, flooder, srv.URL+"/", "")
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests:
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		case http.StatusOK:
+		default:
+			t.Fatalf("flood answer %d", resp.StatusCode)
+		}
+		// A student behind the same address is never limited.
+		if resp := get(t, flooder, srv.URL+"/api/v1/homework", "student-token"); resp.StatusCode != http.StatusOK {
+			t.Fatalf("student got %d during the flood", resp.StatusCode)
+		}
+	}
+	if limited < 150 {
+		t.Errorf("only %d of 200 flood requests limited", limited)
+	}
+	if hits := b.hits.Load(); hits > 250 {
+		t.Errorf("%d requests reached the backend", hits)
+	}
+}
+
+func TestRotatingAddressesInOnePrefixAreLimitedByPrefix(t *testing.T) {
+	// 127.0.0.1 is a trusted proxy sending X-Forwarded-For: 2,000 distinct
+	// addresses of 10.1.0.0/16, ten per /24, each well under its own limit.
+	_, _, srv := newShield(t, Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+		AddrRate: 1, AddrBurst: 5, PrefixRate: 1, PrefixBurst: 5})
+	proxy := clientFrom("127.0.0.1")
+	limited := 0
+	for i := range 2000 {
+		addr := fmt.Sprintf("10.1.%d.%d", i/10%256, 1+i%10+i/2560)
+		if get(t, proxy, srv.URL+"/", "", "X-Forwarded-For", addr).StatusCode == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	// Each /24 gets its burst of 5 (plus a trickle); the rest is refused.
+	if limited < 1000 {
+		t.Errorf("only %d of 2000 rotating requests limited by prefix", limited)
+	}
+	// An untrusted peer cannot choose its address with the header.
+	other := clientFrom("127.0.0.3")
+	if got := get(t, other, srv.URL+"/", "", "X-Forwarded-For", "192.0.2.1").StatusCode; got != http.StatusOK {
+		t.Errorf("untrusted peer's first request: %d", got)
+	}
+}
+
+func TestAttackModeChallengesAnonymousVisitorsOnly(t *testing.T) {
+	s, _, srv := newShield(t, Config{})
+	s.SetManual(true)
+	s.det.Tick(time.Now()) // apply the manual level
+	c := clientFrom("127.0.0.4")
+	resp := get(t, c, srv.URL+"/homework", "")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), ChallengePath) {
+		t.Errorf("anonymous page in attack mode: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := get(t, c, srv.URL+"/api/v1/homework", ""); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("anonymous API call in attack mode: %d", resp.StatusCode)
+	}
+	for _, tok := range []string{"student-token", "teacher-token"} {
+		if resp := get(t, c, srv.URL+"/homework", tok); resp.StatusCode != http.StatusOK {
+			t.Errorf("%s challenged: %d", tok, resp.StatusCode)
+		}
+	}
+	if resp := get(t, c, srv.URL+ChallengePath, ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("challenge page: %d", resp.StatusCode)
+	}
+}
+
+func TestAllowlistedSchoolNetworksAreNeitherLimitedNorChallenged(t *testing.T) {
+	s, _, srv := newShield(t, Config{Allowlist: []netip.Prefix{netip.MustParsePrefix("127.0.0.5/32")}, AddrRate: 1, AddrBurst: 2})
+	s.SetManual(true)
+	s.det.Tick(time.Now())
+	school := clientFrom("127.0.0.5")
+	for i := range 20 {
+		if resp := get(t, school, srv.URL+"/", ""); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d from the school's NAT: %d", i, resp.StatusCode)
+		}
+	}
+}
+
+func TestWhenFullNewcomersQueueAndStudentsKeepTheirReserve(t *testing.T) {
+	s, b, srv := newShield(t, Config{Admission: admission.Config{InitialLimit: 4, MinLimit: 4, MaxLimit: 4,
+		QueueLen: [admission.NumPriorities]int{-1, -1, -1, -1}}})
+	_ = s
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		close(b.hold)
+		b.hold = nil
+		b.mu.Unlock()
+	}()
+	// Anonymous visitors take every slot they may borrow.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/slow", nil)
+			resp, err := clientFrom(fmt.Sprintf("127.0.1.%d", i+1)).Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	for b.hits.Load() < 1 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Wait until the limiter is full or the anonymous share is used.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp := get(t, clientFrom("127.0.2.1"), srv.URL+"/page", "")
+		if resp.StatusCode == http.StatusSeeOther {
+			if !strings.HasPrefix(resp.Header.Get("Location"), WaitPath) {
+				t.Fatalf("shed newcomer sent to %q", resp.Header.Get("Location"))
+			}
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A student still gets in (the backend answers once released).
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", srv.URL+"/homework", nil)
+		req.Header.Set("Authorization", "Bearer student-token")
+		resp, err := clientFrom("127.0.3.1").Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	before := b.hits.Load()
+	for b.hits.Load() == before {
+		time.Sleep(10 * time.Millisecond)
+	}
+	b.mu.Lock()
+	close(b.hold)
+	b.hold = nil
+	b.mu.Unlock()
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("student during the anonymous flood: %d", code)
+	}
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	cancel()
+	wg.Wait()
+}
