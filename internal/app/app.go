@@ -165,9 +165,27 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	secure, hsts := cookiesSecure(cfg.BaseURL)
 
 	mux := http.NewServeMux()
+	a.Metrics = shield.NewMetrics(reg)
+	if cfg.Shield {
+		sh, err := shield.New(shield.Config{
+			Key: derive(a.secret, "shield"), Sessions: a.Auth, SessionCookie: web.SessionCookie,
+			TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist,
+			LoginRoutes: []string{"POST /login", "POST /api/v1/login"}, LoginSlots: runtime.GOMAXPROCS(0),
+			Gates: gates, Stylesheet: web.StylesheetURL(), SecureCookies: secure,
+			Sink: detect.SlogSink{Logger: a.Log}, Log: a.Log,
+		}, a.Metrics)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		if cfg.AttackMode {
+			sh.SetManual(true)
+		}
+		a.Shield = sh
+	}
 	receiptKey := derive(a.secret, "receipt")
-	err := web.Register(mux, a.Service, a.Auth, web.Config{SecureCookies: secure, MaxUploadBytes: cfg.MaxUploadBytes,
-		MaxFiles: cfg.MaxFiles, Location: cfg.Location(), ReceiptKey: receiptKey, Demo: a.Demo}, a.Log)
+	webCfg := web.Config{SecureCookies: secure, MaxUploadBytes: cfg.MaxUploadBytes,
+		MaxFiles: cfg.MaxFiles, Location: cfg.Location(), ReceiptKey: receiptKey, Demo: a.Demo, Gates: gates, Shield: a.Shield}
+	err := web.Register(mux, a.Service, a.Auth, webCfg, a.Log)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
@@ -196,23 +214,8 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	// tokens are a second line for browsers that send neither header.
 	csrf := http.NewCrossOriginProtection()
 	var h http.Handler = csrf.Handler(metrics.Instrument(a.Log, mux))
-	a.Metrics = shield.NewMetrics(reg)
-	if cfg.Shield {
-		sh, err := shield.New(shield.Config{
-			Key: derive(a.secret, "shield"), Sessions: a.Auth, SessionCookie: web.SessionCookie,
-			TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist,
-			LoginRoutes: []string{"POST /login", "POST /api/v1/login"}, LoginSlots: runtime.GOMAXPROCS(0),
-			Gates: gates, Stylesheet: web.StylesheetURL(), SecureCookies: secure,
-			Sink: detect.SlogSink{Logger: a.Log}, Log: a.Log,
-		}, a.Metrics)
-		if err != nil {
-			return nil, fmt.Errorf("app: %w", err)
-		}
-		if cfg.AttackMode {
-			sh.SetManual(true)
-		}
-		a.Shield = sh
-		protected := sh.Handler(h)
+	if a.Shield != nil {
+		protected := a.Shield.Handler(h)
 		// Probes and metrics bypass the shield: a load balancer's health
 		// checks must not be rate limited or sent to the waiting room.
 		inner := h

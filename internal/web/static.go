@@ -15,6 +15,15 @@ import (
 // may cache it for a year and still get a new one after an upgrade.
 var cssURL = "/static/preau.css"
 
+func init() {
+	b, err := staticFiles.ReadFile("static/preau.css")
+	if err != nil {
+		panic(err) // embedded at build time: cannot be missing
+	}
+	sum := sha256.Sum256(b)
+	cssURL = "/static/preau.css?v=" + hex.EncodeToString(sum[:6])
+}
+
 // StylesheetURL is the versioned address of the stylesheet, for pages served
 // outside this package (the shield's waiting room and challenge).
 func StylesheetURL() string { return cssURL }
@@ -41,7 +50,6 @@ func newStaticFile(name, ctype string) (*staticFile, error) {
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("web: gzip %s: %w", name, err)
 	}
-	cssURL = "/static/preau.css?v=" + version
 	return &staticFile{ctype: ctype, plain: b, gz: gz.Bytes(), etag: `"` + version + `"`}, nil
 }
 

@@ -22,6 +22,7 @@ import (
 	"preau/internal/domain"
 	"preau/internal/httpx"
 	"preau/internal/i18n"
+	"preau/internal/shield"
 	"preau/internal/workspace"
 )
 
@@ -42,6 +43,8 @@ type Config struct {
 	Location       *time.Location // time zone pages are shown in
 	ReceiptKey     []byte         // signs hand-in receipts
 	Demo           bool           // shows the demo banner
+	Shield         *shield.Shield       // nil when the shield is off
+	Gates          *shield.ProfileGates // profile hours, switchable by hand
 }
 
 type handler struct {
@@ -108,6 +111,8 @@ func Register(mux *http.ServeMux, svc *workspace.Service, am *auth.Manager, cfg 
 	mux.Handle("GET /admin/import", h.admin(h.showImport))
 	mux.Handle("POST /admin/import", h.admin(h.importFile))
 	mux.Handle("GET /admin/import/jobs/{id}", h.admin(h.showImportJob))
+	mux.Handle("GET /admin/shield", h.admin(h.showShield))
+	mux.Handle("POST /admin/shield", h.admin(h.setShield))
 	mux.Handle("GET /admin/messaging", h.admin(h.showPolicy))
 	mux.Handle("POST /admin/messaging", h.admin(h.setPolicy))
 	return nil

@@ -1,0 +1,83 @@
+// shield_test.go covers the shield inside `preau demo`: the operator page
+// (admins only) with its chart and switches; attack mode sending anonymous
+// visitors to the challenge while signed-in pupils carry on; closing a
+// profile by hand; and a slowloris client dropped by the header timeout.
+package apptest_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"preau/internal/apptest"
+)
+
+func TestOperatorPageAndAttackMode(t *testing.T) {
+	s := apptest.StartDemo(t)
+	admin := s.LoginHTML(t, "admin", "demo")
+	eleve := s.LoginHTML(t, "eleve", "demo")
+	if code, _ := eleve.Get("/admin/shield"); code != http.StatusNotFound {
+		t.Errorf("pupil sees the shield page: %d", code)
+	}
+	code, page := admin.Get("/admin/shield")
+	if code != http.StatusOK || !strings.Contains(page, "Bouclier") || !strings.Contains(page, `http-equiv="refresh"`) {
+		t.Fatalf("operator page: %d", code)
+	}
+	if code, _, _ := admin.Post("/admin/shield", url.Values{"attack": {"on"}}); code != http.StatusSeeOther {
+		t.Fatalf("switch on: %d", code)
+	}
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := anon.Get(s.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/_shield/challenge") {
+		t.Errorf("anonymous visitor in attack mode: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, _ := eleve.Get("/"); code != http.StatusOK {
+		t.Errorf("signed-in pupil in attack mode: %d", code)
+	}
+	_, page = admin.Get("/admin/shield")
+	if !strings.Contains(page, "Désactiver le mode attaque") {
+		t.Error("page does not show attack mode on")
+	}
+	admin.Post("/admin/shield", url.Values{"attack": {"off"}})
+	if resp, _ := anon.Get(s.URL + "/login"); resp == nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("anonymous visitor after attack mode: %v", resp)
+	}
+	// Closing parents by hand: a signed-in parent is turned away.
+	parent := s.LoginHTML(t, "parent", "demo")
+	admin.Post("/admin/shield", url.Values{"role": {"parent"}, "close": {"1"}})
+	if code, _ := parent.Get("/"); code != http.StatusServiceUnavailable {
+		t.Errorf("parent while closed: %d", code)
+	}
+	admin.Post("/admin/shield", url.Values{"role": {"parent"}, "close": {"0"}})
+	if code, _ := parent.Get("/"); code != http.StatusOK {
+		t.Errorf("parent after reopening: %d", code)
+	}
+}
+
+func TestSlowlorisIsDropped(t *testing.T) {
+	s := apptest.StartDemo(t, "--read-header-timeout", "1s")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET / HTTP/1.1\r\nHost: x\r\n") // and never the blank line
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	// The server gives up on the headers: it closes, or answers 408 first.
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the server kept a slowloris connection open for 30 s")
+	}
+	if err == nil && !strings.Contains(line, "408") {
+		t.Errorf("answer to incomplete headers: %q", line)
+	}
+}
