@@ -37,12 +37,12 @@ const SessionCookie = "preau_session"
 
 // Config is what the front end needs from the server configuration.
 type Config struct {
-	SecureCookies  bool           // set Secure on cookies (HTTPS, or loopback where browsers allow it)
-	MaxUploadBytes int64          // whole request body of an upload
-	MaxFiles       int            // files per upload
-	Location       *time.Location // time zone pages are shown in
-	ReceiptKey     []byte         // signs hand-in receipts
-	Demo           bool           // shows the demo banner
+	SecureCookies  bool                 // set Secure on cookies (HTTPS, or loopback where browsers allow it)
+	MaxUploadBytes int64                // whole request body of an upload
+	MaxFiles       int                  // files per upload
+	Location       *time.Location       // time zone pages are shown in
+	ReceiptKey     []byte               // signs hand-in receipts
+	Demo           bool                 // shows the demo banner
 	Shield         *shield.Shield       // nil when the shield is off
 	Gates          *shield.ProfileGates // profile hours, switchable by hand
 }
