@@ -126,6 +126,15 @@ func derive(secret []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
+// LoadSecret reads the secret key at path, creating dir and the key (mode
+// 0600) on first start.
+func LoadSecret(path, dir string) ([]byte, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("app: data directory %s: %w", dir, err)
+	}
+	return loadSecret(path)
+}
+
 // loadSecret reads the node's secret key, creating it (mode 0600) on first start.
 func loadSecret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)

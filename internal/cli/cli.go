@@ -34,6 +34,7 @@ Usage:
   preau import users|timetable FILE [--apply] [flags]
                                      check a CSV file, and import it with --apply
   preau school add --name N [flags]  create a school (prints its id)
+  preau shield --upstream URL [flags] run the shield alone, as a reverse proxy in front of another portal
 
 Every flag has a PREAU_* environment equivalent (--max-upload → PREAU_MAX_UPLOAD).
 Run "preau serve -h" for the flags.
@@ -61,6 +62,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = importCmd(ctx, args[1:], stdout, stderr)
 	case "school":
 		err = schoolCmd(ctx, args[1:], stdout, stderr)
+	case "shield":
+		err = shieldCmd(ctx, args[1:], stderr, ready)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

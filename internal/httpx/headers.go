@@ -25,3 +25,17 @@ func SecurityHeaders(hsts bool, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// SecurityHeadersFor sets the headers only on the responses for which
+// mine is true: a proxy in front of another portal adds them to its own
+// pages and leaves the portal's responses as the portal sent them.
+func SecurityHeadersFor(mine func(*http.Request) bool, hsts bool, next http.Handler) http.Handler {
+	secured := SecurityHeaders(hsts, next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if mine(r) {
+			secured.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
