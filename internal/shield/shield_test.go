@@ -124,21 +124,23 @@ func TestFloodFromOneAddressIsLimitedWhileStudentsAreServed(t *testing.T) {
 }
 
 func TestRotatingAddressesInOnePrefixAreLimitedByPrefix(t *testing.T) {
-	// 127.0.0.1 is a trusted proxy sending X-Forwarded-For: 2,000 distinct
-	// addresses of 10.1.0.0/16, ten per /24, each well under its own limit.
+	// 127.0.0.1 is a trusted proxy sending X-Forwarded-For: 10,000 distinct
+	// addresses of 10.1.0.0/16, each sending once (rotating per request),
+	// each well under its own limit.
 	_, _, srv := newShield(t, Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		AddrRate: 1, AddrBurst: 5, PrefixRate: 1, PrefixBurst: 5})
 	proxy := clientFrom("127.0.0.1")
 	limited := 0
-	for i := range 2000 {
-		addr := fmt.Sprintf("10.1.%d.%d", i/10%256, 1+i%10+i/2560)
+	for i := range 10_000 {
+		addr := fmt.Sprintf("10.1.%d.%d", i%40, 1+i/40)
 		if get(t, proxy, srv.URL+"/", "", "X-Forwarded-For", addr).StatusCode == http.StatusTooManyRequests {
 			limited++
 		}
 	}
-	// Each /24 gets its burst of 5 (plus a trickle); the rest is refused.
-	if limited < 1000 {
-		t.Errorf("only %d of 2000 rotating requests limited by prefix", limited)
+	// 40 /24s of 250 addresses: each /24 gets its burst of 5 (plus a
+	// trickle at 1/s); nearly everything else is refused.
+	if limited < 9000 {
+		t.Errorf("only %d of 10,000 rotating requests limited by prefix", limited)
 	}
 	// An untrusted peer cannot choose its address with the header.
 	other := clientFrom("127.0.0.3")
@@ -253,4 +255,58 @@ func TestWhenFullNewcomersQueueAndStudentsKeepTheirReserve(t *testing.T) {
 	b.mu.Unlock()
 	cancel()
 	wg.Wait()
+}
+
+func TestLoginFloodDoesNotStarveStudents(t *testing.T) {
+	_, b, srv := newShield(t, Config{LoginRoutes: []string{"POST /login"}, LoginSlots: 1, LoginQueue: 2, LoginWait: 100 * time.Millisecond,
+		AddrRate: 1000, AddrBurst: 1000, PrefixRate: 1000, PrefixBurst: 1000})
+	// Password checks are slow: each holds the backend until released.
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	var shed, admitted atomic.Int64
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := clientFrom(fmt.Sprintf("127.0.5.%d", i+1)).Post(srv.URL+"/login", "application/x-www-form-urlencoded", strings.NewReader("login=x&password=y"))
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusServiceUnavailable:
+				shed.Add(1)
+			case http.StatusOK:
+				admitted.Add(1)
+			}
+		}()
+	}
+	// While the login budget is saturated, students reading homework are
+	// served (their requests do not wait for password checks).
+	for b.hits.Load() < 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan int, 1)
+	go func() {
+		resp := get(t, clientFrom("127.0.6.1"), srv.URL+"/api/v1/homework", "student-token")
+		done <- resp.StatusCode
+	}()
+	// The student's request reaches the backend although logins hold the
+	// login budget: release everything once it has arrived.
+	for b.hits.Load() < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.mu.Lock()
+	close(b.hold)
+	b.hold = nil
+	b.mu.Unlock()
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("student during the login flood: %d", code)
+	}
+	wg.Wait()
+	if shed.Load() == 0 {
+		t.Errorf("no login shed: %d admitted of 40 with one slot and a queue of two", admitted.Load())
+	}
 }
