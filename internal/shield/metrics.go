@@ -2,6 +2,8 @@ package shield
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"preau/internal/shield/waitroom"
 )
 
 // Metrics are the shield's Prometheus metrics: a counter for every
@@ -65,4 +67,22 @@ func (m *Metrics) watch(s *Shield) {
 	gauge("preau_shield_waiting_room_waiting", "Visitors waiting in the waiting room.", func() float64 {
 		return float64(s.room.Stats(s.cfg.Now()).Waiting)
 	})
+	// Refused tickets, read from the waiting room's own counters.
+	for _, c := range []struct {
+		reason string
+		get    func(st waitroomStats) uint64
+	}{
+		{"malformed", func(st waitroomStats) uint64 { return st.Malformed }},
+		{"bad_mac", func(st waitroomStats) uint64 { return st.BadMAC }},
+		{"expired", func(st waitroomStats) uint64 { return st.Expired }},
+		{"replayed", func(st waitroomStats) uint64 { return st.Replayed }},
+	} {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "preau_shield_waiting_room_tickets_refused_total",
+			Help: "Waiting-room tickets refused, by reason.", ConstLabels: prometheus.Labels{"reason": c.reason}},
+			func() float64 { return float64(c.get(s.room.Stats(s.cfg.Now()))) }))
+	}
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "preau_shield_waiting_room_admitted_total",
+		Help: "Visitors let in by the waiting room."}, func() float64 { return float64(s.room.Stats(s.cfg.Now()).Admitted) }))
 }
+
+type waitroomStats = waitroom.Stats

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"preau/internal/auth"
 	"preau/internal/domain"
 	"preau/internal/shield/admission"
@@ -308,5 +310,41 @@ func TestLoginFloodDoesNotStarveStudents(t *testing.T) {
 	wg.Wait()
 	if shed.Load() == 0 {
 		t.Errorf("no login shed: %d admitted of 40 with one slot and a queue of two", admitted.Load())
+	}
+}
+
+func TestMetricsCountDecisionsAndRefusedTickets(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{Key: []byte(strings.Repeat("k", 32)), Sessions: testTokens, AddrRate: 1, AddrBurst: 1}, NewMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler(okHandler)
+	for range 3 {
+		req := httptest.NewRequest("GET", "/", nil)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	req := httptest.NewRequest("GET", WaitPath, nil)
+	req.AddCookie(&http.Cookie{Name: "preau_wait", Value: "forged"})
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	if got["preau_shield_decisions_total,class=anonymous,outcome=admitted"] != 1 || got["preau_shield_decisions_total,class=anonymous,outcome=limited"] != 2 {
+		t.Errorf("decisions: %v", got)
+	}
+	if got["preau_shield_waiting_room_tickets_refused_total,reason=malformed"] != 1 {
+		t.Errorf("refused tickets: %v", got)
 	}
 }
