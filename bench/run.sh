@@ -22,6 +22,7 @@
 #   USERS [200]            distinct students whose tokens/cookies rotate
 #   SIZE [30x30]           demo school size (classes x students per class)
 #   APP_ADDR [127.0.0.1:8081], HELLO_ADDR [127.0.0.1:8082]  (loopback only)
+#   SHIELD [true]: false measures the application without the shield
 #   PREAU_BIN [/tmp/preau-bench], HELLO_BIN [/tmp/preau-bench-hello]
 #   SKIP_BUILD [0]         1 = use the binaries as they are
 #   PERF [0]               1 = also record `perf record -g` of the server
@@ -113,7 +114,7 @@ PIDS+=("$HELLO_PID")
 
 DATA=$(mktemp -d /tmp/preau-bench-XXXXXX)
 log "seeding demo school $SIZE in $DATA"
-"$PREAU_BIN" demo --size "$SIZE" --addr "$APP_ADDR" --data "$DATA" --log-level warn >"$OUT/preau.log" 2>&1 &
+"$PREAU_BIN" demo --size "$SIZE" --addr "$APP_ADDR" --data "$DATA" --log-level warn --shield="${SHIELD:-true}" >"$OUT/preau.log" 2>&1 &
 APP_PID=$!
 PIDS+=("$APP_PID")
 
