@@ -4,12 +4,9 @@ import (
 	"encoding/json"
 	"html/template"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 )
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // refusals are the shield's own answers, short and in the visitor's
 // language: they must cost almost nothing to produce under a flood.

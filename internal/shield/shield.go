@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -210,7 +211,8 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		finish(Anonymous, "challenged")
 		return
 	case r.URL.Path == WaitPath:
-		s.room.ServeHTTP(w, r)
+		// The no-JavaScript way out of the challenge: queue for ?next=.
+		s.room.ServeHTTP(w, withTarget(r, r.URL.Query().Get("next")))
 		finish(Anonymous, "queued")
 		return
 	}
@@ -313,12 +315,28 @@ func isPageRequest(r *http.Request) bool {
 		!strings.Contains(r.Header.Get("Accept"), "application/json")
 }
 
+// sendToRoom serves the waiting room at the address the visitor asked for:
+// the page refreshes itself there and, once admitted, the same address
+// loads with the pass.
 func (s *Shield) sendToRoom(w http.ResponseWriter, r *http.Request) {
 	if !isPageRequest(r) {
 		s.refuse(w, r, http.StatusServiceUnavailable, "busy", s.adm.RetryAfter())
 		return
 	}
-	http.Redirect(w, r, WaitPath+"?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	s.room.ServeHTTP(w, r)
+}
+
+// withTarget returns r aimed at the local path next ("/" if next is not a
+// safe local path), for the waiting room to send the visitor on to.
+func withTarget(r *http.Request, next string) *http.Request {
+	u, err := url.Parse(next)
+	if err != nil || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") || u.Host != "" {
+		u = &url.URL{Path: "/"}
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL = &url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}
+	r2.RequestURI = r2.URL.RequestURI()
+	return r2
 }
 
 func (s *Shield) sendToChallenge(w http.ResponseWriter, r *http.Request) {

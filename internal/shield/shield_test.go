@@ -216,17 +216,26 @@ func TestWhenFullNewcomersQueueAndStudentsKeepTheirReserve(t *testing.T) {
 	for b.hits.Load() < 1 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Wait until the limiter is full or the anonymous share is used.
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	// Once the anonymous share is used, a newcomer gets the waiting room at
+	// the address asked for (503 with a ticket and Retry-After).
+	queued := false
+	for range 500 {
 		resp := get(t, clientFrom("127.0.2.1"), srv.URL+"/page", "")
-		if resp.StatusCode == http.StatusSeeOther {
-			if !strings.HasPrefix(resp.Header.Get("Location"), WaitPath) {
-				t.Fatalf("shed newcomer sent to %q", resp.Header.Get("Location"))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			hasTicket := false
+			for _, c := range resp.Cookies() {
+				hasTicket = hasTicket || c.Name == "preau_wait"
 			}
+			if !hasTicket || resp.Header.Get("Retry-After") == "" {
+				t.Fatalf("shed newcomer got a 503 without a waiting-room ticket")
+			}
+			queued = true
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if !queued {
+		t.Fatal("a newcomer was never queued while anonymous visitors held every slot")
 	}
 	// A student still gets in (the backend answers once released).
 	done := make(chan int, 1)
