@@ -36,20 +36,25 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-type statusWriter struct {
+// StatusWriter records the status and size of a response as it is
+// written; Unwrap keeps http.ResponseController working through it.
+type StatusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
 }
 
-func (w *statusWriter) WriteHeader(code int) {
+// Status is the status written so far (0 before anything was written).
+func (w *StatusWriter) Status() int { return w.status }
+
+func (w *StatusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (w *statusWriter) Write(b []byte) (int, error) {
+func (w *StatusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
@@ -59,7 +64,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Instrument wraps the mux: it records metrics by the pattern the mux
 // matched and logs server errors and slow requests.
@@ -67,7 +72,7 @@ func (m *Metrics) Instrument(log *slog.Logger, mux *http.ServeMux) http.Handler 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		m.inflight.Inc()
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		defer func() {
 			m.inflight.Dec()
 			d := time.Since(start)

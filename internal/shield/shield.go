@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"preau/internal/httpx"
 	"preau/internal/shield/admission"
 	"preau/internal/shield/challenge"
 	"preau/internal/shield/detect"
@@ -282,14 +283,14 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		finish(class, "shed")
 		return
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &httpx.StatusWriter{ResponseWriter: w}
 	start := time.Now()
 	defer func() {
 		lat := time.Since(start)
 		if r.Context().Err() != nil {
 			ticket.Ignore() // the client left: says nothing about the backend
 		} else {
-			ticket.Release(lat, sw.status >= 500)
+			ticket.Release(lat, sw.Status() >= 500)
 		}
 		finish(class, "admitted")
 	}()
@@ -367,27 +368,6 @@ func routeKey(r *http.Request) string {
 	}
 	return r.Method + " " + p
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Run ticks the detector every second, adjusts the buckets to the
 // escalation level and paces the waiting room, until ctx ends.
