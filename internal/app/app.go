@@ -266,6 +266,7 @@ func cookiesSecure(base string) (secure, hsts bool) {
 // database cleanly.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	cfg := a.Config
+	tracker := shield.NewConnTracker(a.Metrics)
 	srv := &http.Server{
 		Handler:           a.Handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTime,
@@ -275,6 +276,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnContext:       tracker.ConnContext,
+		ConnState:         tracker.ConnState,
 		// Bound what one HTTP/2 connection may ask for at once.
 		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: 100, MaxDecoderHeaderTableSize: 16 << 10, MaxReadFrameSize: 64 << 10},
 	}

@@ -7,6 +7,7 @@ package apptest_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -80,4 +81,20 @@ func TestSlowlorisIsDropped(t *testing.T) {
 	if err == nil && !strings.Contains(line, "408") {
 		t.Errorf("answer to incomplete headers: %q", line)
 	}
+	conn.Close()
+	// Counted: the connection never delivered a request.
+	var metrics string
+	for range 100 {
+		resp, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if metrics = string(b); strings.Contains(metrics, `preau_shield_connections_refused_total{reason="no_request"}`) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("slowloris connection not counted in /metrics")
 }

@@ -54,26 +54,28 @@ func (c *classifier) sessionToken(r *http.Request) string {
 	return ""
 }
 
-// classify returns the class and, for members, the role. hasPass is
-// decided by the caller (challenge and waiting-room passes).
-func (c *classifier) classify(r *http.Request, client netip.Addr, hasPass bool) (Class, domain.Role) {
+// classify returns the class and, for members, the role; forged is set
+// when the request carried a session token that does not verify. hasPass
+// is decided by the caller (challenge and waiting-room passes).
+func (c *classifier) classify(r *http.Request, client netip.Addr, hasPass bool) (class Class, role domain.Role, forged bool) {
 	if c.sessions != nil {
 		if tok := c.sessionToken(r); tok != "" {
 			if claims, ok := c.sessions.Classify(tok); ok {
 				if claims.Role.Staff() {
-					return Staff, claims.Role
+					return Staff, claims.Role, false
 				}
-				return Member, claims.Role
+				return Member, claims.Role, false
 			}
+			forged = true
 		}
 	}
 	if hasPass {
-		return PassHolder, ""
+		return PassHolder, "", forged
 	}
 	for _, p := range c.allowlist {
 		if p.Contains(client) {
-			return Allowlisted, ""
+			return Allowlisted, "", forged
 		}
 	}
-	return Anonymous, ""
+	return Anonymous, "", forged
 }

@@ -12,6 +12,7 @@ type Metrics struct {
 	reg       prometheus.Registerer
 	decisions *prometheus.CounterVec
 	conns     *prometheus.CounterVec
+	tokens    *prometheus.CounterVec
 }
 
 // NewMetrics registers the shield's counters on reg.
@@ -21,15 +22,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests by class (staff, member, pass, allowlisted, anonymous) and outcome (admitted, shed, limited, challenged, queued, blocked)."},
 			[]string{"class", "outcome"}),
 		conns: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preau_shield_connections_refused_total",
-			Help: "Connections refused by reason (proxy_header, per_addr, per_prefix)."}, []string{"reason"}),
+			Help: "Connections refused by reason (proxy_header, per_addr, per_prefix, no_request: closed before a complete request, as slowloris, oversized or malformed headers)."}, []string{"reason"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "preau_shield_credentials_refused_total",
+			Help: "Credentials that did not verify, by kind (session_token, challenge_pass, waiting_room_pass)."}, []string{"kind"}),
 	}
-	reg.MustRegister(m.decisions, m.conns)
+	reg.MustRegister(m.decisions, m.conns, m.tokens)
 	return m
 }
 
 func (m *Metrics) decision(c Class, outcome string) {
 	if m != nil {
 		m.decisions.WithLabelValues(c.String(), outcome).Inc()
+	}
+}
+
+func (m *Metrics) refused(kind string) {
+	if m != nil {
+		m.tokens.WithLabelValues(kind).Inc()
 	}
 }
 

@@ -197,6 +197,7 @@ func (s *Shield) Handler(next http.Handler) http.Handler {
 }
 
 func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	Served(r)
 	now := s.cfg.Now()
 	client := s.clientAddr(r)
 	obs := detect.Request{Time: now, Addr: client, Path: routeKey(r), UserAgent: r.UserAgent()}
@@ -220,7 +221,13 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 
 	level := s.det.Level()
 	hasPass, passLimited := s.passOf(r, now)
-	class, role := s.cls.classify(r, client, hasPass)
+	class, role, forged := s.cls.classify(r, client, hasPass)
+	if forged {
+		// An expired, revoked-and-aged or forged token: the visitor is
+		// anonymous to the shield (the application answers 401 or the
+		// login page); counted because a spike is a signal.
+		s.metrics.refused("session_token")
+	}
 	if passLimited {
 		s.refuse(w, r, http.StatusTooManyRequests, "limited", s.adm.RetryAfter())
 		finish(class, "limited")
@@ -300,8 +307,12 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 // passOf reports a valid challenge pass (and whether it is over its own
 // rate limit) or a waiting-room admission.
 func (s *Shield) passOf(r *http.Request, now time.Time) (has, limited bool) {
-	if p, err := s.chal.PassFrom(r, now); err == nil {
+	p, err := s.chal.PassFrom(r, now)
+	if err == nil {
 		return true, !s.chal.AllowPass(p, now)
+	}
+	if !errors.Is(err, challenge.ErrNoPass) {
+		s.metrics.refused("challenge_pass")
 	}
 	return s.admittedByRoom(r), false
 }
@@ -311,8 +322,11 @@ func (s *Shield) admittedByRoom(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	_, err = s.room.ParsePass(c.Value)
-	return err == nil
+	if _, err = s.room.ParsePass(c.Value); err != nil {
+		s.metrics.refused("waiting_room_pass")
+		return false
+	}
+	return true
 }
 
 // isPageRequest tells a browser navigation (which can be sent to the

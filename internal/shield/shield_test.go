@@ -336,6 +336,11 @@ func TestMetricsCountDecisionsAndRefusedTickets(t *testing.T) {
 	req := httptest.NewRequest("GET", WaitPath, nil)
 	req.AddCookie(&http.Cookie{Name: "preau_wait", Value: "forged"})
 	h.ServeHTTP(httptest.NewRecorder(), req)
+	req = httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "192.0.2.9:1"
+	req.Header.Set("Authorization", "Bearer forged-token")
+	req.AddCookie(&http.Cookie{Name: "preau_pass", Value: "forged"})
+	h.ServeHTTP(httptest.NewRecorder(), req)
 	got := map[string]float64{}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -350,10 +355,13 @@ func TestMetricsCountDecisionsAndRefusedTickets(t *testing.T) {
 			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
-	if got["preau_shield_decisions_total,class=anonymous,outcome=admitted"] != 1 || got["preau_shield_decisions_total,class=anonymous,outcome=limited"] != 2 {
+	if got["preau_shield_decisions_total,class=anonymous,outcome=admitted"] != 2 || got["preau_shield_decisions_total,class=anonymous,outcome=limited"] != 2 {
 		t.Errorf("decisions: %v", got)
 	}
 	if got["preau_shield_waiting_room_tickets_refused_total,reason=malformed"] != 1 {
 		t.Errorf("refused tickets: %v", got)
+	}
+	if got["preau_shield_credentials_refused_total,kind=session_token"] != 1 || got["preau_shield_credentials_refused_total,kind=challenge_pass"] != 1 {
+		t.Errorf("forged credentials: %v", got)
 	}
 }
