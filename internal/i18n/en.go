@@ -143,6 +143,6 @@ var en = map[string]string{
 	"shield.capacity_value": "limit %d concurrent requests; in flight: %d from students and parents, %d anonymous",
 	"shield.queues":         "Queues", "shield.queues_value": "%d students and parents, %d anonymous; waiting room: %d",
 	"shield.top_talkers": "Most active sources", "shield.top_prefixes": "Networks (/24, /56)", "shield.top_paths": "Pages",
-	"shield.blocked": "Blocked networks", "shield.profiles": "Access by profile", "shield.closed": "closed", "shield.open": "open",
+	"shield.blocked": "Suspect networks (checked, blocked at the top level)", "shield.profiles": "Access by profile", "shield.closed": "closed", "shield.open": "open",
 	"shield.close": "Close", "shield.reopen": "Reopen", "err.shield_off": "The shield is off on this server.", "flash.shield": "Done.",
 }

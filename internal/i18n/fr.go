@@ -143,6 +143,6 @@ var fr = map[string]string{
 	"shield.capacity_value": "limite %d requêtes simultanées ; en cours : %d d'élèves et parents, %d anonymes",
 	"shield.queues":         "Files d'attente", "shield.queues_value": "%d élèves et parents, %d anonymes ; salle d'attente : %d",
 	"shield.top_talkers": "Sources les plus actives", "shield.top_prefixes": "Réseaux (/24, /56)", "shield.top_paths": "Pages",
-	"shield.blocked": "Réseaux bloqués", "shield.profiles": "Accès par profil", "shield.closed": "fermé", "shield.open": "ouvert",
+	"shield.blocked": "Réseaux suspects (vérifiés, bloqués au dernier niveau)", "shield.profiles": "Accès par profil", "shield.closed": "fermé", "shield.open": "ouvert",
 	"shield.close": "Fermer", "shield.reopen": "Rouvrir", "err.shield_off": "Le bouclier est désactivé sur ce serveur.", "flash.shield": "C'est fait.",
 }

@@ -171,7 +171,7 @@ func (s *Shield) clientAddr(r *http.Request) netip.Addr {
 // difficulty raises the work for sources the detector suspects and with load.
 func (s *Shield) difficulty(r *http.Request) int {
 	suspicion := 0.3
-	if s.det.IsBlocked(s.clientAddr(r)) {
+	if s.det.IsSuspect(s.clientAddr(r)) {
 		suspicion = 1
 	}
 	st := s.adm.Stats()
@@ -254,7 +254,9 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		finish(class, "limited")
 		return
 	}
-	if class == Anonymous && level >= detect.Challenge {
+	// The challenge is for attack mode, and earlier for the prefixes the
+	// detector names as carrying an attack; never for signed-in users.
+	if class == Anonymous && (level >= detect.Challenge || (level >= detect.TightenBuckets && s.det.IsSuspect(client))) {
 		s.sendToChallenge(w, r)
 		finish(class, "challenged")
 		return

@@ -476,13 +476,25 @@ func (d *Detector) SetManual(l Level, on bool) {
 
 // BlockedPrefixes lists the prefixes to block while the level is
 // BlockTopPrefixes (empty otherwise): at most MaxBlocked, most active first.
+// From TightenBuckets up the same list names the suspect prefixes
+// (IsSuspect), which the shield challenges before it would block them.
 func (d *Detector) BlockedPrefixes() []netip.Prefix {
+	if d.Level() < BlockTopPrefixes {
+		return []netip.Prefix{}
+	}
 	return slices.Clone(*d.blockedP.Load())
 }
 
 // IsBlocked reports whether a is in one of the BlockedPrefixes, without
 // allocating.
 func (d *Detector) IsBlocked(a netip.Addr) bool {
+	return d.Level() >= BlockTopPrefixes && d.IsSuspect(a)
+}
+
+// IsSuspect reports, during an episode (TightenBuckets and up), whether a is
+// in one of the prefixes carrying the attack: the list BlockedPrefixes
+// would block at the top level. It does not allocate.
+func (d *Detector) IsSuspect(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range *d.blockedP.Load() {
 		if p.Contains(a) {
@@ -733,7 +745,7 @@ func (d *Detector) applyLevel(t time.Time, reason string, force bool, kv ...any)
 		ev.Episode = d.episodeCopy()
 	}
 	d.emit(ev)
-	if eff < BlockTopPrefixes {
+	if eff < TightenBuckets {
 		d.clearBlocked()
 	}
 }
@@ -748,7 +760,7 @@ func (d *Detector) clearBlocked() {
 
 // updateBlocked refreshes the block list from the window just closed.
 func (d *Detector) updateBlocked(end time.Time, total uint64) {
-	if d.effective < BlockTopPrefixes {
+	if d.effective < TightenBuckets {
 		d.clearBlocked()
 		return
 	}

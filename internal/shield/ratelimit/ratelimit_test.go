@@ -632,9 +632,11 @@ func TestConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	// The shared key was only used at t0 with a burst of 100, so however
-	// the goroutines interleaved, exactly 100 requests got through.
-	if got := ok.Load(); got != 100 {
-		t.Errorf("shared key: %d allowed across %d goroutines, want 100", got, workers)
+	// the goroutines interleaved, at most 100 requests got through. Fewer is
+	// possible: churn may evict the shared key, and a key coming back takes
+	// over another bucket's debt (eviction never creates tokens).
+	if got := ok.Load(); got > 100 || got < 50 {
+		t.Errorf("shared key: %d allowed across %d goroutines, want at most 100 (and not starved)", got, workers)
 	}
 	if n := l.Len(); n > 512 {
 		t.Errorf("Len %d > 512", n)
