@@ -365,3 +365,51 @@ func TestMetricsCountDecisionsAndRefusedTickets(t *testing.T) {
 		t.Errorf("forged credentials: %v", got)
 	}
 }
+
+// During an episode, anonymous visitors from the prefixes carrying the
+// flood are challenged while the rest of the world is not.
+func TestSuspectPrefixesAreChallengedDuringAnEpisode(t *testing.T) {
+	now := time.Date(2021, 4, 6, 14, 0, 0, 0, time.UTC)
+	s, err := New(Config{Key: []byte(strings.Repeat("k", 32)), Sessions: testTokens, Now: func() time.Time { return now }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler(okHandler)
+	hit := func(addr string) int {
+		req := httptest.NewRequest("GET", "/homework", nil)
+		req.RemoteAddr = addr + ":1234"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	// Forty calm seconds at 60 requests/s from all over.
+	for sec := range 40 {
+		for i := range 60 {
+			hit(fmt.Sprintf("10.%d.%d.%d", sec, i, 1+i%200))
+		}
+		s.det.Tick(now)
+		now = now.Add(time.Second)
+	}
+	// Then a flood from 192.0.2.0/24, five times that: an episode opens
+	// (the first rung of the ladder) without reaching attack mode.
+	for sec := range 7 {
+		for i := range 300 {
+			hit(fmt.Sprintf("192.0.2.%d", 1+i%250))
+		}
+		for i := range 60 {
+			hit(fmt.Sprintf("10.%d.%d.%d", 100+sec, i, 1+i%200))
+		}
+		s.det.Tick(now)
+		now = now.Add(time.Second)
+	}
+	if s.det.Level() < 1 || s.det.Level() > 1 || !s.det.IsSuspect(netip.MustParseAddr("192.0.2.77")) {
+		t.Fatalf("after the flood: level %v, 192.0.2.77 suspect %v", s.det.Level(), s.det.IsSuspect(netip.MustParseAddr("192.0.2.77")))
+	}
+	now = now.Add(30 * time.Second) // buckets refill; no tick, the episode is still open
+	if code := hit("192.0.2.77"); code != http.StatusSeeOther {
+		t.Errorf("visitor from the flooding prefix: %d, want the challenge", code)
+	}
+	if code := hit("198.51.100.7"); code != http.StatusNoContent {
+		t.Errorf("visitor from elsewhere: %d", code)
+	}
+}
