@@ -1,6 +1,8 @@
 // Package config reads Préau's settings from command-line flags, each with a
-// PREAU_* environment variable as fallback (flags win), and validates them
-// all at once so an operator sees every mistake in one go.
+// PREAU_* environment variable as fallback, and from an optional file
+// (--config FILE, lines "name = value" with the flags' names). Flags win over
+// the environment, which wins over the file. Every problem is reported at
+// once so an operator sees all their mistakes in one go.
 package config
 
 import (
@@ -61,7 +63,8 @@ type Config struct {
 // fs.Parse, applies environment fallbacks and validates.
 func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	c := &Config{Argon2: password.DefaultParams()}
-	var upload, minRate, trusted, allow string
+	var upload, minRate, trusted, allow, file string
+	fs.StringVar(&file, "config", "", "file of settings, one \"name = value\" per line with the flags' names (PREAU_CONFIG)")
 	var argonMem, argonTime, argonThreads uint
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (PREAU_ADDR)")
 	fs.StringVar(&c.DataDir, "data", "", "data directory: database, files, keys (PREAU_DATA)")
@@ -97,6 +100,11 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	return c, func() error {
 		applyEnv(fs)
 		var errs []error
+		if file != "" {
+			if err := applyFile(fs, file); err != nil {
+				errs = append(errs, err)
+			}
+		}
 		n, err := ParseBytes(upload)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--max-upload: %w", err))
@@ -125,11 +133,51 @@ func applyEnv(fs *flag.FlagSet) {
 		if set[f.Name] {
 			return
 		}
-		env := "PREAU_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
 			fs.Set(f.Name, v) // validated below like a flag
 		}
 	})
+}
+
+// applyFile sets, from a settings file, every flag given neither on the
+// command line nor in the environment.
+func applyFile(fs *flag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		name, value = strings.TrimSpace(name), strings.Trim(strings.TrimSpace(value), `"`)
+		f := fs.Lookup(name)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%s:%d: want name = value", path, i+1))
+		case f == nil || name == "config":
+			errs = append(errs, fmt.Errorf("%s:%d: unknown setting %q", path, i+1, name))
+		case set[name]:
+			// given on the command line or in the environment: those win
+		default:
+			if _, inEnv := os.LookupEnv(envName(name)); inEnv {
+				continue
+			}
+			if err := fs.Set(name, value); err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: %s: %w", path, i+1, name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func envName(flag string) string {
+	return "PREAU_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 func (c *Config) validate() []error {

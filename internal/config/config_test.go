@@ -3,6 +3,8 @@ package config
 import (
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,6 +70,38 @@ func TestParseBytes(t *testing.T) {
 	for _, in := range []string{"", "-1", "abc", "1TiB", "99999999999GiB"} {
 		if _, err := ParseBytes(in); err == nil {
 			t.Errorf("ParseBytes(%q) accepted", in)
+		}
+	}
+}
+
+func TestConfigFileUnderEnvironmentAndFlags(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "preau.conf")
+	os.WriteFile(file, []byte(`# lockdown morning settings
+addr = 127.0.0.1:9000
+max-upload = 8MiB
+allowlist = "192.0.2.0/24, 198.51.100.7"
+close-profiles = parent=07:30-17:30
+timezone = Indian/Reunion
+`), 0o600)
+	t.Setenv("PREAU_TIMEZONE", "Europe/Paris")
+	c, err := parse(t, "--config", file, "--max-upload", "1MiB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9000" || c.CloseProfiles != "parent=07:30-17:30" || len(c.Allowlist) != 2 {
+		t.Errorf("file not applied: %+v", c)
+	}
+	if c.MaxUploadBytes != 1<<20 {
+		t.Errorf("flag should win over the file: %d", c.MaxUploadBytes)
+	}
+	if c.Timezone != "Europe/Paris" {
+		t.Errorf("environment should win over the file: %s", c.Timezone)
+	}
+	os.WriteFile(file, []byte("nonsense\nmax-uplaod = 3MiB\nmax-files = many\n"), 0o600)
+	_, err = parse(t, "--config", file)
+	for _, want := range []string{":1: want name = value", `:2: unknown setting "max-uplaod"`, ":3: max-files"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not say %q", err, want)
 		}
 	}
 }
