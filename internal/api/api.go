@@ -165,6 +165,11 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
+		var te interface{ Timeout() bool }
+		if errors.As(err, &te) && te.Timeout() {
+			h.error(w, r, http.StatusRequestTimeout, domain.CodeTimeout, "err.timeout")
+			return false
+		}
 		if errors.As(err, &mbe) {
 			h.error(w, r, http.StatusRequestEntityTooLarge, domain.CodeTooLarge, "err.too_large")
 			return false

@@ -98,3 +98,68 @@ func TestSlowlorisIsDropped(t *testing.T) {
 	}
 	t.Errorf("slowloris connection not counted in /metrics")
 }
+
+func TestOversizedHeadersAreRefusedAndCounted(t *testing.T) {
+	s := apptest.StartDemo(t, "--max-header-bytes", "4096")
+	req, _ := http.NewRequest("GET", s.URL+"/", nil)
+	req.Header.Set("X-Padding", strings.Repeat("a", 64<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB of headers: %d, want 431", resp.StatusCode)
+	}
+	// A signed-in pupil is not affected.
+	if code, _ := s.LoginHTML(t, "eleve", "demo").Get("/"); code != http.StatusOK {
+		t.Errorf("pupil after the oversized request: %d", code)
+	}
+	for range 100 {
+		resp, err := http.Get(s.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `preau_shield_connections_refused_total{reason="no_request"}`) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Error("oversized request not counted")
+}
+
+func TestSlowPostIsCut(t *testing.T) {
+	s := apptest.StartDemo(t, "--min-body-rate", "100KiB")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{")
+	// Trickle a byte every 100 ms (10 B/s, far under 100 KiB/s): after the
+	// 20 s grace the server must give up with 408.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no answer to a slow POST: %v", err)
+	}
+	if !strings.Contains(line, "408") {
+		t.Errorf("slow POST answered %q, want 408", line)
+	}
+}
