@@ -49,7 +49,7 @@ type env struct {
 // start boots the demo school and a headless Chromium, both stopped at the
 // end of the test. It skips the test when Chromium is not installed, or
 // fails it if PREAU_REQUIRE_BROWSER=1.
-func start(t *testing.T) *env {
+func start(t *testing.T, flags ...string) *env {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		msg := fmt.Sprintf("browser tests need Chromium at %s (Debian: apt-get install chromium): %v", chromiumPath, err)
@@ -58,7 +58,7 @@ func start(t *testing.T) *env {
 		}
 		t.Skip(msg)
 	}
-	srv := apptest.StartDemo(t)
+	srv := apptest.StartDemo(t, flags...)
 
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), testTimeout)
 	opts := []chromedp.ExecAllocatorOption{
