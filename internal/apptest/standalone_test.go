@@ -57,7 +57,7 @@ func TestStandaloneShieldInFrontOfAnotherPortal(t *testing.T) {
 	if limited == 0 {
 		t.Error("a flood of 300 requests from one address was never limited")
 	}
-	if hits.Load() > 100 {
+	if hits.Load() > 160 { // burst 100, refilling at 5/s
 		t.Errorf("%d flood requests reached the portal", hits.Load())
 	}
 }

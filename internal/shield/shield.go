@@ -45,8 +45,8 @@ type Config struct {
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For is believed
 	Allowlist      []netip.Prefix // school networks: never challenged nor rate limited
 
-	AddrRate, AddrBurst     float64 // anonymous requests per address (2/s, burst 40)
-	PrefixRate, PrefixBurst float64 // per /24 or /56 (20/s, burst 200)
+	AddrRate, AddrBurst     float64 // anonymous requests per address (5/s, burst 100)
+	PrefixRate, PrefixBurst float64 // per /24 or /56 (50/s, burst 500)
 	RateKeys                int     // buckets kept per limiter (1<<18: 8 MiB each)
 
 	Admission admission.Config
@@ -94,10 +94,13 @@ func New(cfg Config, metrics *Metrics) (*Shield, error) {
 			*v = d
 		}
 	}
-	def(&cfg.AddrRate, 2)
-	def(&cfg.AddrBurst, 40)
-	def(&cfg.PrefixRate, 20)
-	def(&cfg.PrefixBurst, 200)
+	// Generous enough for a class logging in behind one school NAT
+	// (operators should still allowlist school networks); the adaptive
+	// limit, not these buckets, is what protects the backend.
+	def(&cfg.AddrRate, 5)
+	def(&cfg.AddrBurst, 100)
+	def(&cfg.PrefixRate, 50)
+	def(&cfg.PrefixBurst, 500)
 	if cfg.RateKeys <= 0 {
 		cfg.RateKeys = 1 << 18
 	}
