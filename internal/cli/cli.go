@@ -35,6 +35,7 @@ Usage:
                                      check a CSV file, and import it with --apply
   preau school add --name N [flags]  create a school (prints its id)
   preau shield --upstream URL [flags] run the shield alone, as a reverse proxy in front of another portal
+  preau storm --scenario S [flags]    replay lockdown morning or a flood against a target on this machine
 
 Every flag has a PREAU_* environment equivalent (--max-upload → PREAU_MAX_UPLOAD).
 Run "preau serve -h" for the flags.
@@ -64,6 +65,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = schoolCmd(ctx, args[1:], stdout, stderr)
 	case "shield":
 		err = shieldCmd(ctx, args[1:], stderr, ready)
+	case "storm":
+		err = stormCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
