@@ -29,10 +29,10 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	var (
 		target, scen, size, password, srcMode, paths, out string
-		own                                                bool
-		students, conns, pid                               int
-		ramp, duration, slo                                time.Duration
-		rate, multiple, capacity                           float64
+		own                                               bool
+		students, conns, pid                              int
+		ramp, duration, slo                               time.Duration
+		rate, multiple, capacity                          float64
 	)
 	fs.StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the target (loopback only unless --i-own-the-target)")
 	fs.BoolVar(&own, "i-own-the-target", false, "allow a non-loopback target: you state that you own it")
