@@ -1,4 +1,4 @@
-package scenario
+package scenario_test
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 
 	"preau/internal/apptest"
 	"preau/internal/storm/load"
+	"preau/internal/storm/scenario"
 )
 
-func target(s *apptest.Server) Target {
-	return Target{URL: s.URL, Client: &http.Client{Timeout: 10 * time.Second}}
+func target(s *apptest.Server) scenario.Target {
+	return scenario.Target{URL: s.URL, Client: &http.Client{Timeout: 10 * time.Second}}
 }
 
 func shortThink(r *rand.Rand) time.Duration {
@@ -21,9 +22,9 @@ func shortThink(r *rand.Rand) time.Duration {
 
 func TestMorning(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5", "--allowlist", "127.0.0.0/8")
-	m := Morning{
+	m := scenario.Morning{
 		Students:    10,
-		Logins:      DemoLogins(5),
+		Logins:      scenario.DemoLogins(5),
 		Ramp:        time.Second,
 		Duration:    3 * time.Second,
 		Think:       shortThink,
@@ -64,7 +65,7 @@ func logFlood(t *testing.T, r load.Result) {
 
 func TestFloodFew(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5")
-	f := Flood{Rate: 200, Duration: time.Second, Paths: []string{"/", "/login"}, Sources: SourcesFew, MaxInFlight: 100}
+	f := scenario.Flood{Rate: 200, Duration: time.Second, Paths: []string{"/", "/login"}, Sources: scenario.SourcesFew, MaxInFlight: 100}
 	r := f.Run(context.Background(), target(srv))
 	logFlood(t, r)
 	if r.Sent+r.Dropped != 200 {
@@ -77,7 +78,7 @@ func TestFloodFew(t *testing.T) {
 
 func TestLoginFlood(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5")
-	f := Flood{Rate: 50, Duration: time.Second, Sources: SourcesFew, LoginFlood: true, Logins: DemoLogins(5), MaxInFlight: 100}
+	f := scenario.Flood{Rate: 50, Duration: time.Second, Sources: scenario.SourcesFew, LoginFlood: true, Logins: scenario.DemoLogins(5), MaxInFlight: 100}
 	r := f.Run(context.Background(), target(srv))
 	logFlood(t, r)
 	if r.Errors != 0 || r.Dropped != 0 || r.Completed != 50 {
@@ -94,7 +95,7 @@ func TestLoginFlood(t *testing.T) {
 
 func TestSlowloris(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5", "--read-header-timeout", "1s")
-	s := Slow{Conns: 5, Duration: 6 * time.Second, Kind: SlowLoris}
+	s := scenario.Slow{Conns: 5, Duration: 6 * time.Second, Kind: scenario.SlowLoris}
 	start := time.Now()
 	r := s.Run(context.Background(), target(srv))
 	t.Logf("%+v in %v", r, time.Since(start))
@@ -105,7 +106,7 @@ func TestSlowloris(t *testing.T) {
 
 func TestSlowPostBounded(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5")
-	s := Slow{Conns: 3, Duration: 2 * time.Second, Kind: SlowPost}
+	s := scenario.Slow{Conns: 3, Duration: 2 * time.Second, Kind: scenario.SlowPost}
 	r := s.Run(context.Background(), target(srv))
 	t.Logf("%+v", r)
 	if r.Opened != 3 || r.ClosedByServer+r.StillOpen != 3 {
@@ -115,10 +116,10 @@ func TestSlowPostBounded(t *testing.T) {
 
 func TestMixed(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5")
-	m := Morning{Students: 5, Logins: DemoLogins(5), Ramp: 500 * time.Millisecond, Duration: 2 * time.Second,
+	m := scenario.Morning{Students: 5, Logins: scenario.DemoLogins(5), Ramp: 500 * time.Millisecond, Duration: 2 * time.Second,
 		Think: shortThink, SubmitEvery: 4, Retries: 1, Backoff: 100 * time.Millisecond}
-	f := Flood{Rate: 50, Duration: 2 * time.Second, Paths: []string{"/"}, Sources: SourcesRotating, MaxInFlight: 50}
-	mr, fr := Mixed(context.Background(), target(srv), m, f)
+	f := scenario.Flood{Rate: 50, Duration: 2 * time.Second, Paths: []string{"/"}, Sources: scenario.SourcesRotating, MaxInFlight: 50}
+	mr, fr := scenario.Mixed(context.Background(), target(srv), m, f)
 	logFlood(t, fr)
 	for _, n := range mr.ClassNames() {
 		c := mr.Classes[n]
@@ -134,7 +135,7 @@ func TestMixed(t *testing.T) {
 
 func TestFloodMixSources(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5", "--trusted-proxies", "127.0.0.1/32", "--proxy-protocol")
-	f := Flood{Rate: 50, Duration: time.Second, Paths: []string{"/login"}, Sources: SourcesMix, MaxInFlight: 50}
+	f := scenario.Flood{Rate: 50, Duration: time.Second, Paths: []string{"/login"}, Sources: scenario.SourcesMix, MaxInFlight: 50}
 	r := f.Run(context.Background(), target(srv))
 	logFlood(t, r)
 	if r.Completed == 0 || r.Errors != 0 {
@@ -143,18 +144,18 @@ func TestFloodMixSources(t *testing.T) {
 }
 
 func TestFloodBadSources(t *testing.T) {
-	r := Flood{Rate: 10, Duration: time.Second, Sources: "bogus"}.Run(context.Background(), Target{URL: "http://127.0.0.1:1"})
+	r := scenario.Flood{Rate: 10, Duration: time.Second, Sources: "bogus"}.Run(context.Background(), scenario.Target{URL: "http://127.0.0.1:1"})
 	if r.Sent != 0 {
 		t.Errorf("sent %d with an unknown source mode", r.Sent)
 	}
-	if _, err := (Flood{Sources: "bogus"}).Transport(); err == nil {
+	if _, err := (scenario.Flood{Sources: "bogus"}).Transport(); err == nil {
 		t.Error("no error for an unknown source mode")
 	}
 }
 
 func TestFloodOne16(t *testing.T) {
 	srv := apptest.StartDemo(t, "--size", "2x5")
-	f := Flood{Rate: 50, Duration: time.Second, Paths: []string{"/login"}, Sources: SourcesOne16, MaxInFlight: 20}
+	f := scenario.Flood{Rate: 50, Duration: time.Second, Paths: []string{"/login"}, Sources: scenario.SourcesOne16, MaxInFlight: 20}
 	r := f.Run(context.Background(), target(srv))
 	logFlood(t, r)
 	if r.Completed == 0 || r.Sent+r.Dropped != 50 {
