@@ -69,3 +69,32 @@ func TestStormRefusesOtherPeoplesMachines(t *testing.T) {
 		t.Errorf("non-loopback target: exit %d, %q", code, stderr.String())
 	}
 }
+
+func TestStormSweepSmoke(t *testing.T) {
+	s := apptest.StartDemo(t, "--size", "2x5", "--allowlist", "127.0.0.1/32")
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(context.Background(), []string{"storm", "--target", s.URL, "--scenario", "sweep", "--demo-size", "2x5",
+		"--students", "4", "--multiples", "0,1", "--step", "1s", "--sources", "few", "--out", out},
+		strings.NewReader(""), &stdout, &stderr, nil)
+	if code != 0 {
+		t.Fatalf("storm exited %d: %s", code, stderr.String())
+	}
+	var rep struct {
+		Capacity float64 `json:"capacity_rps"`
+		Points   []struct {
+			Multiple float64 `json:"multiple"`
+		} `json:"points"`
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "report.json"))
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Capacity <= 0 || len(rep.Points) != 2 || rep.Points[1].Multiple != 1 {
+		t.Errorf("sweep report: %+v", rep)
+	}
+	svg, _ := os.ReadFile(filepath.Join(out, "report.svg"))
+	if !strings.Contains(string(svg), "<polyline") {
+		t.Error("the sweep chart has no line")
+	}
+}

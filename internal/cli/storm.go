@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +35,8 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		students, conns, pid                              int
 		ramp, duration, slo                               time.Duration
 		rate, multiple, capacity                          float64
+		multiples                                         string
+		step                                              time.Duration
 	)
 	fs.StringVar(&target, "target", "http://127.0.0.1:8080", "base URL of the target (loopback only unless --i-own-the-target)")
 	fs.BoolVar(&own, "i-own-the-target", false, "allow a non-loopback target: you state that you own it")
@@ -49,15 +53,17 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&srcMode, "sources", "rotating", "flood sources: few, one16, rotating or mix (mix needs the target to trust PROXY headers from 127.0.0.1)")
 	fs.StringVar(&paths, "paths", "/,/login", "comma-separated paths the flood asks for")
 	fs.IntVar(&conns, "conns", 200, "connections held open (slowloris, slowpost)")
+	fs.StringVar(&multiples, "multiples", "0,1,2,5,10,20", "sweep: attack multiples of the measured capacity")
+	fs.DurationVar(&step, "step", 30*time.Second, "sweep: length of each step")
 	fs.IntVar(&pid, "target-pid", 0, "process id of the target, to report its CPU and memory")
 	fs.StringVar(&out, "out", "storm-report", "directory for report.json, report.svg and report.md")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	switch scen {
-	case "morning", "flood", "loginflood", "slowloris", "slowpost", "mixed":
+	case "morning", "flood", "loginflood", "slowloris", "slowpost", "mixed", "sweep":
 	default:
-		return usageError{msg: fmt.Sprintf("--scenario %q: want morning, flood, loginflood, slowloris, slowpost or mixed", scen)}
+		return usageError{msg: fmt.Sprintf("--scenario %q: want morning, flood, loginflood, slowloris, slowpost, mixed or sweep", scen)}
 	}
 	if err := sources.CheckTarget(target, own); err != nil {
 		return usageError{msg: err.Error()}
@@ -79,6 +85,20 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	morning := scenario.Morning{Students: students, Password: password, Ramp: ramp, Duration: duration, SLO: load.SLO{MaxLatency: slo},
 		Logins: func(i int) string { return scenario.DemoLogins(perClass)(i % (classes * perClass)) }}
 	flood := scenario.Flood{Rate: rate, Duration: duration, Paths: strings.Split(paths, ","), Sources: srcMode, LoginFlood: scen == "loginflood"}
+	var sweep []float64
+	if scen == "sweep" {
+		for _, f := range strings.Split(multiples, ",") {
+			m, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || m < 0 || m > 100 {
+				return usageError{msg: "--multiples: want numbers between 0 and 100, e.g. 0,1,2,5,10,20"}
+			}
+			sweep = append(sweep, m)
+		}
+		if step <= 0 || time.Duration(len(sweep)+1)*step > 2*time.Hour {
+			return usageError{msg: "--step times the number of steps must stay under 2h"}
+		}
+		duration = time.Duration(len(sweep)+1) * step
+	}
 	if (scen == "flood" || scen == "loginflood" || scen == "mixed") && rate <= 0 {
 		return usageError{msg: "a flood needs --rate, or --capacity (and --multiple)"}
 	}
@@ -123,6 +143,8 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		addClasses(&rep, m)
 		rep.Classes = append(rep.Classes, report.SummarizeOpen("attack", f, load.SLO{MaxLatency: slo}))
 		rep.AttackSent = f.Sent
+	case "sweep":
+		runSweep(ctx, t, &rep, morning, flood, sweep, step, stderr)
 	default:
 		return usageError{msg: fmt.Sprintf("--scenario %q: want morning, flood, loginflood, slowloris, slowpost or mixed", scen)}
 	}
@@ -146,6 +168,61 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	addChecks(&rep)
 	return writeReport(rep, out, stdout)
+}
+
+// runSweep measures the target's capacity (students reading homework with
+// no pause, if --capacity is not given), then runs the students against a
+// flood at each multiple of it, one step each, recording goodput and p99
+// per class for the chart.
+func runSweep(ctx context.Context, t scenario.Target, rep *report.Report, morning scenario.Morning, flood scenario.Flood, multiples []float64, step time.Duration, stderr io.Writer) {
+	slo := load.SLO{MaxLatency: rep.SLO}
+	if rep.Capacity <= 0 {
+		busy := morning
+		busy.Ramp, busy.Duration = 0, step
+		busy.Think = func(*rand.Rand) time.Duration { return 0 }
+		res := busy.Run(ctx, t, nil)
+		total := res.Total()
+		rep.Capacity = float64(total.Success) / step.Seconds()
+		fmt.Fprintf(stderr, "storm: capacity %.0f requests/s (%d students reading with no pause for %s)\n", rep.Capacity, morning.Students, step)
+	}
+	var last load.ClosedResult
+	for _, m := range multiples {
+		if ctx.Err() != nil {
+			break
+		}
+		students := morning
+		students.Ramp, students.Duration = 0, step
+		var res load.ClosedResult
+		var attack load.Result
+		if m == 0 {
+			res = students.Run(ctx, t, nil)
+		} else {
+			f := flood
+			f.Rate, f.Duration = m*rep.Capacity, step
+			res, attack = scenario.Mixed(ctx, t, students, f)
+			rep.AttackSent += attack.Sent
+		}
+		total := res.Total()
+		p := report.Point{Multiple: m, Goodput: float64(total.Success) / step.Seconds(), P99: map[string]time.Duration{}, SuccessRate: map[string]float64{}}
+		for _, name := range res.ClassNames() {
+			c := report.Summarize(name, res.Classes[name])
+			p.P99[name], p.SuccessRate[name] = c.P99, c.SuccessRate
+		}
+		if m > 0 {
+			a := report.SummarizeOpen("attack", attack, slo)
+			p.P99["attack"], p.SuccessRate["attack"] = a.P99, a.SuccessRate
+		}
+		rep.Points = append(rep.Points, p)
+		fmt.Fprintf(stderr, "storm: %gx: goodput %.0f/s\n", m, p.Goodput)
+		last = res
+	}
+	addClasses(rep, last)
+	if len(rep.Points) > 1 && rep.Points[0].Goodput > 0 {
+		base, worst := rep.Points[0].Goodput, rep.Points[len(rep.Points)-1]
+		kept := worst.Goodput / base
+		rep.Checks = append(rep.Checks, report.Check{Name: fmt.Sprintf("students' goodput at %gx capacity", worst.Multiple),
+			Want: "≥ 95 % of no-attack goodput", Got: fmt.Sprintf("%.0f %%", 100*kept), OK: kept >= 0.95})
+	}
 }
 
 // addChecks compares the run with the targets that one run can
