@@ -53,8 +53,8 @@ type Config struct {
 	// LoginRoutes are the requests that hash a password ("POST /login").
 	LoginRoutes []string
 	LoginSlots  int           // concurrent password checks (number of CPUs)
-	LoginQueue  int           // waiting password checks (4×slots)
-	LoginWait   time.Duration // longest wait for a password check (3s)
+	LoginQueue  int           // waiting password checks (64×slots)
+	LoginWait   time.Duration // longest wait for a password check (10s)
 
 	Gates         *ProfileGates
 	Stylesheet    string
@@ -110,11 +110,15 @@ func New(cfg Config, metrics *Metrics) (*Shield, error) {
 	if cfg.LoginSlots <= 0 {
 		cfg.LoginSlots = 2
 	}
+	// A class (or a school) logs in within the same minute at 8:00: a deep
+	// queue with a deadline serves them in turn, where a shallow one would
+	// answer 503 and start a retry storm. The first storm sweep had 300
+	// simultaneous logins overflow a queue of 8.
 	if cfg.LoginQueue <= 0 {
-		cfg.LoginQueue = 4 * cfg.LoginSlots
+		cfg.LoginQueue = 64 * cfg.LoginSlots
 	}
 	if cfg.LoginWait <= 0 {
-		cfg.LoginWait = 3 * time.Second
+		cfg.LoginWait = 10 * time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
