@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"preau/internal/auth"
@@ -93,3 +95,19 @@ func RetryAfter(w http.ResponseWriter, err error) {
 }
 
 var timeZero time.Time
+
+// SafeNext returns next if it is a path on this site, else "/": no scheme,
+// no host, no backslash and no control character (browsers drop tabs and
+// newlines, so "/\t/evil.example" would become "//evil.example"). Every
+// redirect to a user-supplied target goes through it.
+func SafeNext(next string) string {
+	if next == "" || strings.ContainsAny(next, "\\") || strings.IndexFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	return next
+}

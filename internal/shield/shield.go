@@ -359,8 +359,8 @@ func (s *Shield) sendToRoom(w http.ResponseWriter, r *http.Request) {
 // withTarget returns r aimed at the local path next ("/" if next is not a
 // safe local path), for the waiting room to send the visitor on to.
 func withTarget(r *http.Request, next string) *http.Request {
-	u, err := url.Parse(next)
-	if err != nil || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.ContainsAny(next, "\\\r\n\t") || u.Host != "" {
+	u, err := url.Parse(httpx.SafeNext(next))
+	if err != nil {
 		u = &url.URL{Path: "/"}
 	}
 	r2 := r.Clone(r.Context())

@@ -200,20 +200,8 @@ func pathID[T ~int64](h *handler, w http.ResponseWriter, r *http.Request, p *aut
 	return T(n), true
 }
 
-// safeNext keeps a post-login redirect on this site: a path, with no
-// scheme, no host, no backslash and no control character (browsers drop
-// tabs and newlines, so "/\t/evil.example" would become "//evil.example").
-func safeNext(next string) string {
-	if next == "" || strings.ContainsAny(next, "\\") || strings.IndexFunc(next, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return "/"
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || u.User != nil ||
-		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
-		return "/"
-	}
-	return next
-}
+// safeNext keeps a post-login redirect on this site (httpx.SafeNext).
+func safeNext(next string) string { return httpx.SafeNext(next) }
 
 func (h *handler) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
