@@ -192,6 +192,18 @@ type windowStats struct {
 	classes  [numClasses]uint64
 }
 
+// suspect counts the window's requests from classes that carry no
+// credential: anonymous visitors, pass holders and unknown classes.
+func (s *windowStats) suspect() uint64 {
+	var n uint64
+	for c, k := range s.classes {
+		if suspect(c) {
+			n += k
+		}
+	}
+	return n
+}
+
 func (s *windowStats) add(o *windowStats) {
 	s.total += o.total
 	for i := range s.outcomes {
@@ -579,7 +591,12 @@ func (d *Detector) Tick(now time.Time) {
 func (d *Detector) closeWindow(start, end time.Time, st *windowStats) {
 	c := &d.cfg
 	secs := c.Window.Seconds()
-	r := float64(st.total) / secs
+	// The ladder watches suspect traffic only (anonymous visitors and pass
+	// holders): signed-in students reading homework at full speed are the
+	// load the platform exists for, and a baseline learnt from them would
+	// hide a flood of anonymous requests under it (seen in the storm sweep,
+	// where a capacity test taught the detector 10,000 req/s).
+	r := float64(st.suspect()) / secs
 	d.rate, d.prevStats, d.prevEnd = r, *st, end
 
 	B := max(d.baseline, c.MinRate/c.EnterFactor)
@@ -613,15 +630,20 @@ func (d *Detector) closeWindow(start, end time.Time, st *windowStats) {
 		if !e.active && !hot {
 			d.ep = nil // a burst shorter than EnterAfter
 		} else {
-			e.ep.Requests += st.total
+			sus := st.suspect()
+			e.ep.Requests += sus
 			e.ep.PeakRate = max(e.ep.PeakRate, r)
 			if cold {
-				e.tail += st.total
+				e.tail += sus
 			} else {
 				e.tail = 0
 				e.merge(&d.prev)
 			}
-			if !e.active && end.Sub(d.hotSince) >= c.EnterAfter {
+			// A surge far above the baseline needs no EnterAfter of
+			// confirmation: waiting five seconds lets a 10× flood through
+			// for five seconds.
+			surge := hot && r >= c.SurgeFactor*B
+			if !e.active && (surge || end.Sub(d.hotSince) >= c.EnterAfter) {
 				e.active, started = true, true
 				d.episodes++
 				e.ep.ID = fmt.Sprintf("ep-%s-%d", e.ep.Start.UTC().Format("20060102T150405Z"), d.episodes)
@@ -636,6 +658,10 @@ func (d *Detector) closeWindow(start, end time.Time, st *windowStats) {
 	switch {
 	case d.ep != nil && d.ep.active && hot:
 		switch {
+		case d.auto == Normal && r >= c.SurgeFactor*B:
+			// Straight to the challenge: nothing anonymous reaches the
+			// application until a visitor proves work or queues.
+			d.setAuto(end, Challenge, "surge", r, B)
 		case d.auto == Normal:
 			d.setAuto(end, TightenBuckets, "episode_start", r, B)
 		case d.auto < BlockTopPrefixes && r >= c.SurgeFactor*B:
@@ -669,7 +695,7 @@ func (d *Detector) closeWindow(start, end time.Time, st *windowStats) {
 
 	d.updateBlocked(end, st.total)
 
-	d.hist[d.histPos] = Point{Time: start, Total: r,
+	d.hist[d.histPos] = Point{Time: start, Total: float64(st.total) / secs,
 		Admitted: float64(st.outcomes[oAdmitted]) / secs, Shed: float64(st.outcomes[oShed]) / secs,
 		Blocked: float64(st.outcomes[oBlocked]) / secs, Level: d.effective}
 	d.histPos = (d.histPos + 1) % len(d.hist)

@@ -106,9 +106,13 @@ func (s *sim) run(secs int, srcs ...source) {
 
 var legitPaths = []string{"/", "/homework", "/timetable", "/messages", "/grades", "/documents", "/news", "/api/homework/today"}
 
-// legit is signed-in traffic from a pool of 2,000 addresses scattered over
-// 10.0.0.0/8.
-func legit(rate int, seed uint64) source {
+// legit is legitimate traffic from visitors without a session (the login
+// page, public pages: what the detector's rate counts) from a pool of 2,000
+// addresses scattered over 10.0.0.0/8.
+func legit(rate int, seed uint64) source { return legitAs(rate, seed, "anonymous") }
+
+// legitAs is legit traffic of the given class.
+func legitAs(rate int, seed uint64, class string) source {
 	r := rand.New(rand.NewPCG(seed, 1))
 	pool := make([]netip.Addr, 2000)
 	for i := range pool {
@@ -119,7 +123,7 @@ func legit(rate int, seed uint64) source {
 			Addr:      pool[r.IntN(len(pool))],
 			Path:      legitPaths[r.IntN(len(legitPaths))],
 			UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/88.0",
-			Class:     "member",
+			Class:     class,
 		}
 	}}
 }
@@ -283,6 +287,7 @@ func TestFloodFromOneSlash16(t *testing.T) {
 		n := rnd.IntN(10_000)
 		return Request{Addr: netip.AddrFrom4([4]byte{172, 16, byte(n / 256), byte(n % 256)}), Path: "/", UserAgent: "Mozilla/5.0", Class: "anonymous"}
 	}}
+	atkStart := s.now
 	s.run(30, base, atk)
 	mid := d.Snapshot()
 	s.run(60, base)
@@ -304,10 +309,15 @@ func TestFloodFromOneSlash16(t *testing.T) {
 	if len(mid.Blocked) != 1 || mid.Blocked[0] != netip.MustParsePrefix("172.16.0.0/16") {
 		t.Errorf("blocked %v, want [172.16.0.0/16]", mid.Blocked)
 	}
-	// Surge: 21× the baseline climbs one level per window after the start.
+	// Surge: 21× the baseline opens the episode with the first window,
+	// goes straight to the challenge, then climbs one level per window.
 	lc := rec.kind("level_change")
-	if len(lc) < 4 || lc[3].Level != BlockTopPrefixes || lc[3].Time.Sub(lc[0].Time) != 3*time.Second || lc[1].Reason != "surge" {
+	if len(lc) < 3 || lc[0].Level != Challenge || lc[0].Reason != "surge" || lc[0].Time.Sub(atkStart) != time.Second ||
+		lc[2].Level != BlockTopPrefixes || lc[2].Time.Sub(lc[0].Time) != 2*time.Second {
 		t.Errorf("ladder %v", levelChanges(rec))
+	}
+	if st := rec.kind("episode_start"); len(st) != 1 || !st[0].Time.Equal(lc[0].Time) {
+		t.Errorf("episode start %v, want at the first surge window's end %v", st, lc[0].Time)
 	}
 	ends := rec.kind("episode_end")
 	if len(ends) != 1 {
@@ -692,5 +702,37 @@ func TestChannelSinkForward(t *testing.T) {
 		if e.Seq != uint64(i+1) {
 			t.Errorf("forwarded out of order: %d at %d", e.Seq, i)
 		}
+	}
+}
+
+// Signed-in students reading at full speed are not what the detector
+// learns from: after two minutes of 10,000 member requests a second, an
+// anonymous flood of 2,000 a second (a fifth of the members' load) is still
+// an attack, detected in its first window.
+func TestSignedInLoadDoesNotTeachTheBaseline(t *testing.T) {
+	rec := &recorder{}
+	d := New(testConfig(rec))
+	s := &sim{d: d, now: t0}
+	members, visitors := legitAs(10_000, 7, "member"), legit(20, 8)
+	s.run(120, members, visitors)
+	if b := d.Snapshot().Baseline; math.Abs(b-20) > 1 {
+		t.Fatalf("baseline %v after members at 10,000/s and visitors at 20/s, want 20", b)
+	}
+	if n := len(rec.kind("episode_start")); n != 0 {
+		t.Fatalf("%d episodes from signed-in load", n)
+	}
+	rnd := rand.New(rand.NewPCG(3, 3))
+	atk := source{2000, func(int) Request {
+		n := rnd.IntN(10_000)
+		return Request{Addr: netip.AddrFrom4([4]byte{127, byte(1 + n/256), byte(n % 256), 1}), Path: "/login", UserAgent: "Go-http-client/1.1", Class: "anonymous"}
+	}}
+	atkStart := s.now
+	s.run(3, members, visitors, atk)
+	lc := rec.kind("level_change")
+	if len(lc) == 0 || lc[0].Level != Challenge || lc[0].Time.Sub(atkStart) != time.Second {
+		t.Fatalf("ladder %v, want the challenge after the flood's first window", levelChanges(rec))
+	}
+	if d.Level() < Challenge {
+		t.Errorf("level %v during the flood", d.Level())
 	}
 }

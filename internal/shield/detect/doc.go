@@ -51,8 +51,13 @@
 // # Baseline: EWMA, frozen during episodes
 //
 // The baseline b is an exponentially weighted moving average of the
-// per-window request rate r (requests per second over all observed
-// requests, whatever their outcome):
+// per-window suspect request rate r: requests per second, whatever their
+// outcome, from the classes that carry no credential (anonymous visitors,
+// pass holders, unknown). Signed-in users and allowlisted networks are
+// counted in the chart and the summaries but not in r: students reading
+// at full speed are the load the platform exists for, and a baseline
+// learnt from them would let an anonymous flood of the same size pass
+// unnoticed (a storm capacity test taught an earlier version 10,000 req/s):
 //
 //	b ← b + α·(r − b),   α = 1 − 2^(−Window/BaselineHalfLife)
 //
@@ -83,7 +88,9 @@
 //   - a window is hot when r > EnterFactor·B, cold when r < ExitFactor·B,
 //     and in between it is neither (the hysteresis band);
 //   - an episode starts when windows have been hot without interruption for
-//     EnterAfter; its Start is the start of the first hot window;
+//     EnterAfter, or at once on a surge window (r ≥ SurgeFactor·B: a flood
+//     at ten times the baseline needs no confirmation, and waiting would let
+//     it through); its Start is the start of the first hot window;
 //   - it ends when windows have been cold without interruption for
 //     ExitAfter; its End is the start of the first of those cold windows.
 //     A hot window resets the exit timer, a band window does not count as
@@ -91,8 +98,8 @@
 //
 // Crossing the entry threshold back and forth inside an episode therefore
 // neither ends nor restarts it, and short bursts shorter than EnterAfter
-// never start one. Episodes record their peak window rate, their requests
-// (the windows from Start to End), the frozen baseline, the highest ladder
+// never start one. Episodes record their peak window rate, their suspect
+// requests (the windows from Start to End), the frozen baseline, the highest ladder
 // level reached and their top sources, prefixes, networks, paths and user
 // agents (a Space-Saving summary of 2·TopK counters fed with each hot
 // window's top talkers).
@@ -102,7 +109,8 @@
 // Normal → TightenBuckets → Challenge → WaitingRoom → BlockTopPrefixes.
 // At each window end t, with levelSince the time of the last level change:
 //
-//   - an episode start raises Normal to TightenBuckets at once;
+//   - an episode start raises Normal to TightenBuckets at once, or straight
+//     to Challenge on a surge window;
 //   - in an episode, a hot window raises the level by one when
 //     t − levelSince ≥ EnterAfter, or when r ≥ SurgeFactor·B (far above the
 //     baseline: one level per window);

@@ -37,6 +37,14 @@ const maxNextLen = 2048
 //
 // The shield must let valid pass holders through (as the pass-holder class)
 // or a visitor could be sent back to the end of the queue after admission.
+// Headers of a queue answer: the visitor's position, and the estimated
+// wait in whole seconds (absent while the room has no admission rate to
+// estimate from).
+const (
+	PositionHeader = "Preau-Queue-Position"
+	ETAHeader      = "Preau-Queue-ETA"
+)
+
 func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	now := r.now()
 	lang := pickLang(req)
@@ -82,6 +90,12 @@ func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: TicketCookie, Value: t.String(), Path: "/",
 		MaxAge: int(r.cfg.Grace / time.Second), HttpOnly: true, Secure: r.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	h.Set("Retry-After", strconv.Itoa(secs))
+	// The same position and ETA as the page, for monitoring probes and for
+	// `preau storm`, which measures how far the ETA is from the real wait.
+	h.Set(PositionHeader, strconv.FormatInt(int64(pos), 10))
+	if eta >= 0 {
+		h.Set(ETAHeader, strconv.FormatInt(int64(eta.Round(time.Second)/time.Second), 10))
+	}
 	if asJSON {
 		writeJSON(w, http.StatusServiceUnavailable, answer{Position: pos, ETASeconds: etaSeconds(eta), RetryAfter: secs})
 		return

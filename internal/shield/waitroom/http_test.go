@@ -146,11 +146,17 @@ func TestQueueJSON(t *testing.T) {
 	if a.Position == nil || *a.Position != 8 || a.ETASeconds == nil || *a.ETASeconds != 5 || a.RetryAfter == nil || *a.RetryAfter != n {
 		t.Errorf("JSON %s, want position 8, eta 5 s and retry_after %d", body, n)
 	}
+	if p, e := res.Header.Get(PositionHeader), res.Header.Get(ETAHeader); p != "8" || e != "5" {
+		t.Errorf("headers position %q ETA %q, want 8 and 5", p, e)
+	}
 	// Without a measured rate the ETA is null, not a made-up number.
 	r2 := newRoom(t, testKey, c, Config{})
-	_, body = visit(t, r2, "/", nil, map[string]string{"Accept": "application/json, text/plain;q=0.5"})
+	res, body = visit(t, r2, "/", nil, map[string]string{"Accept": "application/json, text/plain;q=0.5"})
 	if !strings.Contains(body, `"eta_seconds":null`) {
 		t.Errorf("JSON %s, want eta_seconds null", body)
+	}
+	if _, ok := res.Header[ETAHeader]; ok || res.Header.Get(PositionHeader) != "0" {
+		t.Errorf("headers %v, want a position and no ETA", res.Header)
 	}
 }
 
