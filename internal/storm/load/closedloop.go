@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -18,13 +19,14 @@ type SLO struct {
 }
 
 // Met reports whether o succeeded within the SLO: no error, a status below
-// 500, and a latency of at most MaxLatency.
+// 500 (or a waiting-room page: the user was told their place and wait),
+// and a latency of at most MaxLatency.
 func (s SLO) Met(o Outcome) bool {
 	lim := s.MaxLatency
 	if lim == 0 {
 		lim = DefaultSLO.MaxLatency
 	}
-	return o.Err == nil && o.Status < 500 && o.Latency <= lim
+	return o.Err == nil && (o.Status < 500 || o.Queued) && o.Latency <= lim
 }
 
 // Outcome is what one step of a simulated user produced.
@@ -33,6 +35,14 @@ type Outcome struct {
 	Latency time.Duration // as the user saw it (including retries); 0 means the step's wall time
 	Status  int           // final HTTP status
 	Err     error         // transport error, timeout, or an error page the user saw
+	// Queued marks a waiting-room page (a 503 that states a position and
+	// a wait): the user is served, not failed.
+	Queued bool
+	// FollowUp makes the next step part of the same action (a redirect to
+	// follow, a waiting-room page refreshing itself): it starts after
+	// Pause instead of a think time.
+	FollowUp bool
+	Pause    time.Duration
 }
 
 // ClosedLoop runs Users simulated users, each in a goroutine of its own:
@@ -60,6 +70,7 @@ type ClassStats struct {
 	Requests int         // outcomes recorded
 	Success  int         // outcomes within the SLO
 	Errors   int         // outcomes with Err != nil
+	Queued   int         // waiting-room pages (counted in Success when in time)
 	ByStatus map[int]int // statuses of outcomes without error
 	Latency  *Histogram  // latencies of all outcomes
 }
@@ -90,12 +101,20 @@ func (r ClosedResult) ClassNames() []string {
 }
 
 // Total returns the counts of all classes together.
-func (r ClosedResult) Total() ClassStats {
+func (r ClosedResult) Total() ClassStats { return r.Merged(nil) }
+
+// Merged returns the counts of the named classes together (all of them
+// when names is nil).
+func (r ClosedResult) Merged(names []string) ClassStats {
 	t := ClassStats{ByStatus: map[int]int{}, Latency: NewHistogram()}
-	for _, c := range r.Classes {
+	for name, c := range r.Classes {
+		if names != nil && !slices.Contains(names, name) {
+			continue
+		}
 		t.Requests += c.Requests
 		t.Success += c.Success
 		t.Errors += c.Errors
+		t.Queued += c.Queued
 		for s, n := range c.ByStatus {
 			t.ByStatus[s] += n
 		}
@@ -138,6 +157,9 @@ func (l ClosedLoop) Run(ctx context.Context) ClosedResult {
 		}
 		c.Requests++
 		c.Latency.Record(o.Latency)
+		if o.Queued {
+			c.Queued++
+		}
 		if o.Err != nil {
 			c.Errors++
 		} else {
@@ -164,7 +186,11 @@ func (l ClosedLoop) Run(ctx context.Context) ClosedResult {
 					o.Latency = time.Since(start)
 				}
 				record(o)
-				if l.Think != nil && !sleepCtx(stop, l.Think(rng)) {
+				pause := o.Pause
+				if !o.FollowUp && l.Think != nil {
+					pause = l.Think(rng)
+				}
+				if !sleepCtx(stop, pause) {
 					return
 				}
 			}

@@ -21,6 +21,8 @@ func TestSLOMet(t *testing.T) {
 		{Outcome{Status: 499, Latency: 0}, true},
 		{Outcome{Status: 500}, false},
 		{Outcome{Status: 200, Err: errors.New("reset")}, false},
+		{Outcome{Status: 503, Queued: true}, true}, // a waiting-room page
+		{Outcome{Status: 503, Queued: true, Latency: 3 * time.Second}, false},
 	} {
 		if got := s.Met(c.o); got != c.want {
 			t.Errorf("Met(%+v) = %v", c.o, got)
@@ -109,5 +111,29 @@ func TestClosedLoopMeasuresStepAndHonoursCancel(t *testing.T) {
 	}
 	if c.Latency.Min() < time.Millisecond {
 		t.Errorf("measured step latency %v < 1ms", c.Latency.Min())
+	}
+}
+
+// A follow-up step comes after its own pause, not a think time: a user
+// whose every step is a follow-up with no pause runs far more steps than
+// one who thinks for the whole run.
+func TestClosedLoopFollowUp(t *testing.T) {
+	var steps [2]atomic.Int64
+	l := ClosedLoop{
+		Users:    2,
+		Duration: 300 * time.Millisecond,
+		Think:    func(*rand.Rand) time.Duration { return time.Hour },
+		Step: func(ctx context.Context, u int, _ *rand.Rand) Outcome {
+			steps[u].Add(1)
+			return Outcome{Class: "c", Status: 503, Queued: u == 0, FollowUp: u == 0}
+		},
+	}
+	res := l.Run(context.Background())
+	if a, b := steps[0].Load(), steps[1].Load(); a < 10 || b != 1 {
+		t.Errorf("steps: follow-up user %d, thinking user %d; want many and 1", a, b)
+	}
+	c := res.Classes["c"]
+	if c.Queued != int(steps[0].Load()) || c.Success != c.Queued {
+		t.Errorf("class %+v: want the queued pages counted and successful, the 503 not", c)
 	}
 }

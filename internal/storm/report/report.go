@@ -88,14 +88,18 @@ type ClassSummary struct {
 	SuccessRate        float64 // fraction of Requests answered within the SLO and not a 5xx
 	P50, P95, P99, Max time.Duration
 	ByStatus           map[int]int // final statuses; key 0 counts transport errors, timeouts and drops
+	Queued             int         // waiting-room pages among the 503s (a place in the queue, not an error)
 }
 
 // Point is one step of the mixed sweep.
 type Point struct {
 	Multiple    float64                  // attack rate as a multiple of measured capacity; 0 = no attack
-	Goodput     float64                  // legitimate successes per second
+	Goodput     float64                  // logged-in students' successes per second
 	P99         map[string]time.Duration // per class
 	SuccessRate map[string]float64       // per class, 0..1
+	AttackRate  float64                  // attack requests actually sent per second
+	AttackReach float64                  // fraction of them that reached the application; -1 if unknown
+	Queued      int                      // sign-ins that went through the waiting room
 }
 
 // Check is one target of the storm issue and whether the run met it.
@@ -125,7 +129,12 @@ type Report struct {
 	TargetCPU float64 // cores used on average
 	TargetRSS int64   // bytes, max
 
-	WaitingRoomETAError time.Duration // mean absolute error of announced ETAs, if measured
+	// The waiting room as the students lived it: sign-ins queued, and the
+	// error of the first ETA each was shown against its real wait.
+	WaitingRoomQueued      int
+	WaitingRoomETAError    time.Duration // median absolute error
+	WaitingRoomETAErrorP90 time.Duration
+	WaitingRoomETABias     time.Duration // mean of (real wait − ETA)
 
 	Points []Point // for the mixed sweep 1, 2, 5, 10, 20×
 	Checks []Check // targets from the issue
@@ -157,6 +166,7 @@ func Summarize(class string, st *load.ClassStats) ClassSummary {
 	if st.Errors > 0 {
 		s.ByStatus[0] += st.Errors
 	}
+	s.Queued = st.Queued
 	s.P50, s.P95, s.P99, s.Max = quantiles(st.Latency)
 	return s
 }
@@ -236,6 +246,7 @@ type jsonClass struct {
 	P99         float64        `json:"p99_ms"`
 	Max         float64        `json:"max_ms"`
 	ByStatus    map[string]int `json:"by_status"`
+	Queued      int            `json:"queued,omitempty"`
 }
 
 type jsonPoint struct {
@@ -243,6 +254,9 @@ type jsonPoint struct {
 	Goodput     float64            `json:"goodput_rps"`
 	P99         map[string]float64 `json:"p99_ms"`
 	SuccessRate map[string]float64 `json:"success_rate"`
+	AttackRate  float64            `json:"attack_rps,omitempty"`
+	AttackReach *float64           `json:"attack_reach,omitempty"`
+	Queued      int                `json:"queued,omitempty"`
 }
 
 type jsonCheck struct {
@@ -266,7 +280,10 @@ type jsonReport struct {
 	BackendUtilisation   float64     `json:"backend_utilisation,omitempty"`
 	TargetCPU            float64     `json:"target_cpu_cores,omitempty"`
 	TargetRSS            int64       `json:"target_rss_bytes,omitempty"`
+	WaitingRoomQueued    int         `json:"waiting_room_queued,omitempty"`
 	WaitingRoomETAError  float64     `json:"waiting_room_eta_error_ms,omitempty"`
+	WaitingRoomETAP90    float64     `json:"waiting_room_eta_error_p90_ms,omitempty"`
+	WaitingRoomETABias   float64     `json:"waiting_room_eta_bias_ms,omitempty"`
 	Points               []jsonPoint `json:"points,omitempty"`
 	Checks               []jsonCheck `json:"checks"`
 	Notes                []string    `json:"notes,omitempty"`
@@ -294,7 +311,10 @@ func (r Report) WriteJSON(w io.Writer) error {
 		BackendUtilisation:   r.BackendUtilisation,
 		TargetCPU:            r.TargetCPU,
 		TargetRSS:            r.TargetRSS,
+		WaitingRoomQueued:    r.WaitingRoomQueued,
 		WaitingRoomETAError:  ms(r.WaitingRoomETAError),
+		WaitingRoomETAP90:    ms(r.WaitingRoomETAErrorP90),
+		WaitingRoomETABias:   ms(r.WaitingRoomETABias),
 		Checks:               []jsonCheck{},
 		Notes:                r.Notes,
 	}
@@ -310,12 +330,16 @@ func (r Report) WriteJSON(w io.Writer) error {
 		j.Classes = append(j.Classes, jsonClass{
 			Class: c.Class, Requests: c.Requests, SuccessRate: c.SuccessRate,
 			P50: ms(c.P50), P95: ms(c.P95), P99: ms(c.P99), Max: ms(c.Max),
-			ByStatus: bs,
+			ByStatus: bs, Queued: c.Queued,
 		})
 	}
 	for _, p := range r.Points {
 		jp := jsonPoint{Multiple: p.Multiple, Goodput: p.Goodput,
-			P99: map[string]float64{}, SuccessRate: map[string]float64{}}
+			P99: map[string]float64{}, SuccessRate: map[string]float64{}, AttackRate: p.AttackRate, Queued: p.Queued}
+		if p.Multiple > 0 && p.AttackReach >= 0 {
+			reach := p.AttackReach
+			jp.AttackReach = &reach
+		}
 		for k, v := range p.P99 {
 			jp.P99[k] = ms(v)
 		}
@@ -423,36 +447,48 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	} else {
 		row("Target memory", dash)
 	}
-	row("Waiting-room ETA error", orDash(durOrZero(r.WaitingRoomETAError, func(d time.Duration) string { return fmtDur(d) + " (mean absolute)" })))
+	if r.WaitingRoomQueued > 0 {
+		row("Waiting room", fmt.Sprintf("%d sign-ins queued; ETA error median %s, p90 %s; real wait − ETA on average %s",
+			r.WaitingRoomQueued, fmtDur(r.WaitingRoomETAError), fmtDur(r.WaitingRoomETAErrorP90), signedDur(r.WaitingRoomETABias)))
+	} else {
+		row("Waiting room", dash+" (nobody queued)")
+	}
 	b.WriteString("\n")
 
 	b.WriteString("## Classes\n\n")
 	if len(r.Classes) == 0 {
 		b.WriteString("No requests were recorded.\n\n")
 	} else {
-		b.WriteString("| Class | Requests | Success | p50 | p95 | p99 | max | Statuses |\n")
-		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|\n")
+		b.WriteString("| Class | Requests | Success | p50 | p95 | p99 | max | Statuses | Queued |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
 		for _, c := range r.Classes {
-			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n",
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %d |\n",
 				cell(c.Class), c.Requests, pct(c.SuccessRate),
-				fmtDur(c.P50), fmtDur(c.P95), fmtDur(c.P99), fmtDur(c.Max), cell(statuses(c.ByStatus)))
+				fmtDur(c.P50), fmtDur(c.P95), fmtDur(c.P99), fmtDur(c.Max), cell(statuses(c.ByStatus)), c.Queued)
 		}
-		b.WriteString("\nSuccess: answered within the SLO with a status below 500. Status 0: transport error, timeout or dropped.\n\n")
+		b.WriteString("\nSuccess: answered within the SLO with a status below 500, or a waiting-room page (a place in the queue and a wait: counted under Queued). Status 0: transport error, timeout or dropped.\n\n")
 	}
 
 	if len(r.Points) > 0 {
 		classes := pointClasses(r)
-		b.WriteString("## Sweep\n\n| Attack | Goodput |")
+		b.WriteString("## Sweep\n\n| Attack | Sent | Reach | Goodput |")
 		for _, c := range classes {
 			fmt.Fprintf(&b, " %s p99 | %s success |", cell(c), cell(c))
 		}
-		b.WriteString("\n|---|---:|")
+		b.WriteString("\n|---|---:|---:|---:|")
 		for range classes {
 			b.WriteString("---:|---:|")
 		}
 		b.WriteString("\n")
 		for _, p := range sortedPoints(r.Points) {
-			fmt.Fprintf(&b, "| %s | %.1f req/s |", fmtMultiple(p.Multiple), p.Goodput)
+			sent, reach := dash, dash
+			if p.Multiple > 0 {
+				sent = fmt.Sprintf("%.0f req/s", p.AttackRate)
+				if p.AttackReach >= 0 {
+					reach = pct(p.AttackReach)
+				}
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %.1f req/s |", fmtMultiple(p.Multiple), sent, reach, p.Goodput)
 			for _, c := range classes {
 				d, ok := p.P99[c]
 				s, ok2 := p.SuccessRate[c]
@@ -496,6 +532,14 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// signedDur formats d with its sign: "+1.2 s", "−300 ms".
+func signedDur(d time.Duration) string {
+	if d < 0 {
+		return "−" + fmtDur(-d)
+	}
+	return "+" + fmtDur(d)
 }
 
 func orDash(s string) string {

@@ -14,24 +14,46 @@
 // # Scenarios
 //
 // [Morning], the lockdown morning (closed loop, [load.ClosedLoop]):
-// Students students arrive with offsets spread uniformly over Ramp (user i
-// arrives at Ramp·i/Students). Each signs in once through the JSON API
-// (POST /api/v1/login, class "login"), then repeats, with think times:
-// GET /api/v1/me right after each sign-in (class "home", the home page's
-// data), GET /api/v1/homework (class "homework"), and every SubmitEvery-th
-// step a text handed in (POST /api/v1/homework/{id}/submissions, class
-// "submit") to a homework of the list whose "hand_in" is true (a student
-// who has none in this week's list fetches the list instead). Only the
-// JSON API is used: the HTML pages need the session cookie and a CSRF
-// token, and the API carries the same load on the backend. Like real
-// clients, students retry with exponential backoff and jitter on network
+// Students students arrive along Arrival — by default [MorningCurve], a
+// three-hour closure morning compressed into Ramp: half of them in its
+// first third (the planning figure: about 50 % of enrolled students online
+// within the first hour), 30 % in the second, 20 % in the third;
+// [LinearRamp] spreads them evenly. Each student has a source address of
+// their own when Source is set (storm uses 127.100.0.0/16, apart from
+// every flood pool), and behaves as one of two clients:
+//
+//   - ClientWeb, a browser without JavaScript: GET /login; if the shield
+//     redirects to its challenge, the student takes the challenge page's
+//     link to the waiting room, stays there — each waiting-room page is a
+//     place and a wait, an Outcome with Queued set, not an error — and
+//     reloads when the page says (Retry-After, as its meta refresh does),
+//     until the room admits them with a pass; then posts the sign-in form.
+//     Signed in, the student reads the home page, the week's homework and
+//     its entries, and every SubmitEvery-th page hands in a text through an
+//     entry's form (its CSRF token read from the page). Every redirect is
+//     followed by the next step, so each page is measured. The waiting
+//     room's ETA (header Preau-Queue-ETA of the first queue page) is
+//     compared with the real wait, for the report's ETA error.
+//   - ClientAPI, the mobile app: POST /api/v1/login, then GET /api/v1/me,
+//     GET /api/v1/homework and hand-ins through
+//     POST /api/v1/homework/{id}/submissions.
+//
+// Requests before a session exists are class "newcomer"; signed-in pages
+// are "home", "homework" and "submit" ([LoggedIn] names them together).
+// Signed-in students retry with exponential backoff and jitter on network
 // errors, 5xx and 429, honouring Retry-After up to [MaxRetryAfter]; a
-// student whose sign-in still fails keeps trying at its next step: that
-// is the retry storm of April 2021. The latency of a step is what the
-// student saw, retries included. A final status of 400 or more is an
-// error page the student saw: it is reported as an error (Outcome.Err),
-// so only successful statuses appear in ClassStats.ByStatus. A 401 on a
-// signed-in request drops the token and the student signs in again.
+// newcomer shown an error page reloads after a growing, jittered backoff:
+// the retry storm of April 2021. The latency of a step is what the student
+// saw, retries included. A final status of 400 or more is an error page
+// (Outcome.Err). A signed-in request answered 401, or redirected to the
+// sign-in page, drops the session and the student signs in again.
+//
+// A [Crowd] keeps the students' sessions between runs: [Crowd.SignIn]
+// gives some of them a session before the clock starts (students resuming
+// yesterday's session), [Crowd.SignOut] turns some into newcomers again
+// (each step of a sweep). [Crowd.AppAnswers] counts the answers the
+// students got from the application itself, so that the attack's share of
+// the application's own request counter can be told apart.
 //
 // [Flood], the attack (open loop, [load.OpenLoop], latency measured from
 // the intended start, so without coordinated omission): anonymous GETs on

@@ -10,7 +10,7 @@ import (
 // Mixed runs the lockdown morning m and the flood f against t at the same
 // time and returns what each measured. Both start at once; the students'
 // ramp runs under the flood.
-func Mixed(ctx context.Context, t Target, m Morning, f Flood) (load.ClosedResult, load.Result) {
+func Mixed(ctx context.Context, t Target, m Morning, f Flood) (MorningResult, load.Result) {
 	var (
 		wg    sync.WaitGroup
 		flood load.Result

@@ -1,17 +1,16 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"math"
 	"math/rand/v2"
-	"mime/multipart"
+	"net"
 	"net/http"
-	"strconv"
+	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"preau/internal/storm/load"
@@ -29,6 +28,24 @@ const MaxRetryAfter = 10 * time.Second
 // maxBody bounds what a client reads of an answer.
 const maxBody = 1 << 20
 
+// Classes of the morning's outcomes. Logged-in students' requests are
+// reported per page; LoggedIn names them together.
+const (
+	ClassNewcomer = "newcomer" // requests of a student without a session: sign-in page, waiting room, sign-in
+	ClassHome     = "home"
+	ClassHomework = "homework"
+	ClassSubmit   = "submit"
+)
+
+// LoggedIn lists the classes of signed-in students' requests.
+var LoggedIn = []string{ClassHome, ClassHomework, ClassSubmit}
+
+// Client kinds of a Morning.
+const (
+	ClientWeb = "web" // a browser without JavaScript: HTML pages, cookies, forms, the waiting room
+	ClientAPI = "api" // the mobile app: the JSON API with a bearer token
+)
+
 // DemoLogins returns the logins of a demo school of perClass students per
 // class (`preau demo --size CxS`, S = perClass): user i is
 // e<1+i/perClass>.<1+i%perClass>, except that the demo's first student
@@ -45,264 +62,360 @@ func DemoLogins(perClass int) func(i int) string {
 	}
 }
 
+// MorningLength is the real length of a closure morning's arrivals in
+// MorningCurve: three hours (7:00 to 10:00).
+const MorningLength = 3 * time.Hour
+
+// MorningCurve spreads n arrivals over ramp like a closure morning
+// compressed into ramp (ramp = MorningLength / compression factor): half
+// of the students in the first hour, 30 % in the second and 20 % in the
+// third (the planning figure: about 50 % of enrolled students online
+// within the first hour), uniformly within each hour. Student i is the
+// (i+½)/n-th quantile.
+func MorningCurve(n int, ramp time.Duration) func(i int) time.Duration {
+	shares := []float64{0.5, 0.3, 0.2}
+	return func(i int) time.Duration {
+		f := (float64(i) + 0.5) / float64(max(n, 1))
+		third := float64(ramp) / float64(len(shares))
+		var at float64
+		for _, s := range shares {
+			if f <= s {
+				return time.Duration(at + third*f/s)
+			}
+			f -= s
+			at += third
+		}
+		return ramp
+	}
+}
+
+// LinearRamp spreads n arrivals evenly over ramp: student i at ramp·i/n.
+func LinearRamp(n int, ramp time.Duration) func(i int) time.Duration {
+	return func(i int) time.Duration {
+		return time.Duration(float64(ramp) * float64(i) / float64(max(n, 1)))
+	}
+}
+
 // Morning is the lockdown-morning scenario (see the package documentation).
 type Morning struct {
 	Students int
 	Logins   func(i int) string // login of student i; nil means DemoLogins(30)
 	Password string             // "" means "demo"
-	// Ramp spreads arrivals: student i arrives at Ramp·i/Students.
-	Ramp     time.Duration
+	// Arrival returns when student i arrives, from the start; nil means
+	// MorningCurve(Students, Ramp).
+	Arrival func(i int) time.Duration
+	Ramp    time.Duration
+	// Duration is the length of the run.
 	Duration time.Duration
-	// Think returns the pause between steps; nil means 1–3 s uniform.
+	// Think returns the pause between steps; nil means 5–15 s uniform.
 	Think func(*rand.Rand) time.Duration
 	// SubmitEvery: one step in SubmitEvery hands in a text; 0 means never.
 	SubmitEvery int
-	// Retries is the number of retries of a failed request (5xx, 429,
-	// network error); 0 means none.
+	// Retries is the number of retries of a failed signed-in request (5xx,
+	// 429, network error); 0 means none. A newcomer's failed sign-in is
+	// retried at its next step, after Backoff.
 	Retries int
 	// Backoff is the first retry's delay, doubled at each retry, with
 	// jitter (a delay drawn in [d/2, d]); 0 means 500 ms. A Retry-After
 	// longer than the delay is honoured, up to MaxRetryAfter.
 	Backoff time.Duration
-	SLO     load.SLO
+	// Client is ClientWeb (the default) or ClientAPI.
+	Client string
+	// Source returns student i's source address (each student on a line
+	// of their own); nil means Target.Client's.
+	Source func(i int) netip.Addr
+	SLO    load.SLO
+	// Crowd, if set, carries the students' sessions and connections from
+	// one run to the next (the steps of a sweep); nil means a new crowd.
+	Crowd *Crowd
 }
 
-// StatusError is the error of a step whose final answer was an error page.
-type StatusError struct{ Status int }
-
-func (e *StatusError) Error() string { return "HTTP " + strconv.Itoa(e.Status) }
-
-type student struct {
-	token  string
-	handIn int64 // id of a homework accepting hand-ins, 0 if none known
-	steps  int   // steps since the last sign-in
+// Crowd is the students' state between runs: sessions, cookies, the
+// waiting room's measurements. Make one with NewCrowd.
+type Crowd struct {
+	m       Morning
+	base    string
+	users   []student
+	clients []*http.Client
+	queue   queueStats
+	// appAnswers counts the answers the students got from the application
+	// itself (not from a shield or a proxy), so that what the application
+	// served to the attack can be told apart in its own request counter.
+	appAnswers atomic.Int64
 }
 
-// Run runs the morning and returns per-class statistics ("login", "home",
-// "homework", "submit"). progress, if not nil, is called about once a
-// second with the time elapsed and the run's duration, in milliseconds.
-func (m Morning) Run(ctx context.Context, t Target, progress func(done, total int)) load.ClosedResult {
+// AppAnswers is the number of answers the students got from the
+// application itself: every answer but 429s, 503s, and the shield's pages
+// and redirects (under /_shield/). A nil Crowd has none.
+func (c *Crowd) AppAnswers() int64 {
+	if c == nil {
+		return 0
+	}
+	return c.appAnswers.Load()
+}
+
+// countingTransport counts the answers that came from the application.
+type countingTransport struct {
+	base http.RoundTripper
+	n    *atomic.Int64
+}
+
+func (t countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err == nil && fromApp(req, resp) {
+		t.n.Add(1)
+	}
+	return resp, err
+}
+
+func fromApp(req *http.Request, resp *http.Response) bool {
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		return false
+	case strings.HasPrefix(req.URL.Path, "/_shield/"), strings.HasPrefix(resp.Header.Get("Location"), "/_shield/"):
+		return false
+	}
+	return true
+}
+
+// NewCrowd prepares m's students against t: nobody signed in yet.
+func NewCrowd(m Morning, t Target) *Crowd {
+	m = m.withDefaults()
+	c := &Crowd{m: m, base: strings.TrimRight(t.URL, "/"), users: make([]student, m.Students), clients: make([]*http.Client, m.Students)}
+	shared := t.Client
+	if shared == nil {
+		shared = &http.Client{Timeout: 30 * time.Second}
+	}
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	byAddr := map[netip.Addr]*http.Client{}
+	base := shared.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	common := &http.Client{Transport: countingTransport{base, &c.appAnswers}, Timeout: shared.Timeout, CheckRedirect: noRedirect}
+	for i := range c.clients {
+		if m.Source == nil {
+			c.clients[i] = common
+			continue
+		}
+		a := m.Source(i)
+		if cl := byAddr[a]; cl != nil { // students behind one address share its connections
+			c.clients[i] = cl
+			continue
+		}
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: a.AsSlice()}, Timeout: 5 * time.Second}
+		tr := &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 2, IdleConnTimeout: 2 * time.Minute}
+		cl := &http.Client{Transport: countingTransport{tr, &c.appAnswers}, Timeout: shared.Timeout, CheckRedirect: noRedirect}
+		byAddr[a], c.clients[i] = cl, cl
+	}
+	for i := range c.users {
+		c.users[i].cookies = map[string]string{}
+	}
+	return c
+}
+
+func (m Morning) withDefaults() Morning {
+	if m.Logins == nil {
+		m.Logins = DemoLogins(30)
+	}
+	if m.Password == "" {
+		m.Password = "demo"
+	}
+	if m.Think == nil {
+		m.Think = func(r *rand.Rand) time.Duration {
+			return 5*time.Second + time.Duration(r.Int64N(int64(10*time.Second)))
+		}
+	}
+	if m.Client == "" {
+		m.Client = ClientWeb
+	}
+	if m.Backoff <= 0 {
+		m.Backoff = 500 * time.Millisecond
+	}
+	return m
+}
+
+// SignIn gives the students chosen by pick a session before the run,
+// `parallel` sign-ins at a time (the students who resume yesterday's
+// session on the morning). It returns how many were signed in; progress, if
+// not nil, is called with the count done and the total.
+func (c *Crowd) SignIn(ctx context.Context, pick func(i int) bool, parallel int, progress func(done, total int)) (int, error) {
+	var todo []int
+	for i := range c.users {
+		if pick(i) && !c.users[i].signedIn() {
+			todo = append(todo, i)
+		}
+	}
+	var (
+		next, done, ok atomic.Int64
+		wg             sync.WaitGroup
+		errMu          sync.Mutex
+		firstErr       error
+	)
+	stopProgress := startCount(ctx, len(todo), &done, progress)
+	defer stopProgress()
+	for range max(parallel, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+			for ctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= len(todo) {
+					return
+				}
+				i := todo[k]
+				// The API's sign-in gives the token the web's cookie holds.
+				o := c.apiLogin(ctx, rng, i, c.m.Retries+5)
+				done.Add(1)
+				if o.Err != nil {
+					errMu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("sign in %s: %w", c.m.Logins(i), o.Err)
+					}
+					errMu.Unlock()
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load()), firstErr
+}
+
+// SignOut forgets the sessions of the students chosen by pick, as if they
+// had closed their browser: they come back as newcomers.
+func (c *Crowd) SignOut(pick func(i int) bool) int {
+	n := 0
+	for i := range c.users {
+		if pick(i) && c.users[i].signedIn() {
+			c.users[i].forget()
+			n++
+		}
+	}
+	return n
+}
+
+// SignedIn counts the students who hold a session.
+func (c *Crowd) SignedIn() int {
+	n := 0
+	for i := range c.users {
+		if c.users[i].signedIn() {
+			n++
+		}
+	}
+	return n
+}
+
+// MorningResult is what a morning measured: per-class statistics and the
+// waiting room's accuracy.
+type MorningResult struct {
+	load.ClosedResult
+	Queue QueueStats
+}
+
+// QueueStats measures the waiting room as the students lived it.
+type QueueStats struct {
+	Queued   int             // sign-ins that went through the waiting room and got out
+	WithETA  int             // of which the first queue page stated an ETA
+	ETAError *load.Histogram // |real wait − first ETA| of those
+	// Bias is the mean of (real wait − first ETA): positive when the ETA
+	// was optimistic.
+	Bias time.Duration
+}
+
+type queueStats struct {
+	mu      sync.Mutex
+	queued  int
+	withETA int
+	absErr  *load.Histogram
+	sum     time.Duration
+}
+
+func (q *queueStats) record(wait time.Duration, eta time.Duration, hasETA bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.queued++
+	if !hasETA {
+		return
+	}
+	if q.absErr == nil {
+		q.absErr = load.NewHistogram()
+	}
+	q.withETA++
+	d := wait - eta
+	q.sum += d
+	q.absErr.Record(time.Duration(math.Abs(float64(d))))
+}
+
+func (q *queueStats) reset() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.queued, q.withETA, q.absErr, q.sum = 0, 0, nil, 0
+}
+
+func (q *queueStats) snapshot() QueueStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := QueueStats{Queued: q.queued, WithETA: q.withETA, ETAError: load.NewHistogram()}
+	if q.absErr != nil {
+		s.ETAError.Merge(q.absErr)
+	}
+	if q.withETA > 0 {
+		s.Bias = q.sum / time.Duration(q.withETA)
+	}
+	return s
+}
+
+// Queue returns the waiting room's measurements so far.
+func (c *Crowd) Queue() QueueStats { return c.queue.snapshot() }
+
+// Run runs the morning and returns per-class statistics (ClassNewcomer,
+// ClassHome, ClassHomework, ClassSubmit) and the waiting room's. progress,
+// if not nil, is called about once a second with the time elapsed and the
+// run's duration, in milliseconds.
+func (m Morning) Run(ctx context.Context, t Target, progress func(done, total int)) MorningResult {
 	if m.Students <= 0 || m.Duration <= 0 {
-		return load.ClosedLoop{SLO: m.SLO}.Run(ctx)
+		return MorningResult{ClosedResult: load.ClosedLoop{SLO: m.SLO}.Run(ctx)}
 	}
-	client := t.Client
-	if client == nil {
-		client = &http.Client{}
+	crowd := m.Crowd
+	if crowd == nil {
+		crowd = NewCrowd(m, t)
 	}
-	logins := m.Logins
-	if logins == nil {
-		logins = DemoLogins(30)
+	m = m.withDefaults()
+	arrival := m.Arrival
+	if arrival == nil {
+		arrival = MorningCurve(m.Students, m.Ramp)
 	}
-	password := m.Password
-	if password == "" {
-		password = "demo"
-	}
-	think := m.Think
-	if think == nil {
-		think = func(r *rand.Rand) time.Duration { return time.Second + time.Duration(r.Int64N(int64(2*time.Second))) }
-	}
-	base := strings.TrimRight(t.URL, "/")
-	users := make([]student, m.Students)
-	rc := retryClient{c: client, retries: m.Retries, backoff: m.Backoff}
-
 	stopProgress := startProgress(ctx, m.Duration, progress)
 	defer stopProgress()
 
+	crowd.queue.reset() // each run measures its own queue
 	loop := load.ClosedLoop{
-		Users:    m.Students,
+		Users:    min(m.Students, len(crowd.users)),
 		Duration: m.Duration,
-		Think:    think,
+		Think:    m.Think,
 		SLO:      m.SLO,
 		Seed:     uint64(time.Now().UnixNano()),
-		Arrival: func(u int) time.Duration {
-			return time.Duration(float64(m.Ramp) * float64(u) / float64(m.Students))
-		},
+		Arrival:  arrival,
 		Step: func(ctx context.Context, u int, rng *rand.Rand) load.Outcome {
-			s := &users[u]
-			if s.token == "" {
-				return m.login(ctx, rc, rng, base, s, logins(u), password)
+			if m.Client == ClientAPI {
+				return crowd.apiStep(ctx, rng, u)
 			}
-			s.steps++
-			switch {
-			case s.steps == 1:
-				return s.get(ctx, rc, rng, base, "home", "/api/v1/me", nil)
-			case m.SubmitEvery > 0 && s.steps%m.SubmitEvery == 0 && s.handIn != 0:
-				return s.submit(ctx, rc, rng, base, u)
-			default:
-				return s.get(ctx, rc, rng, base, "homework", "/api/v1/homework", s.readHomework)
-			}
+			return crowd.webStep(ctx, rng, u)
 		},
 	}
-	return loop.Run(ctx)
+	return MorningResult{ClosedResult: loop.Run(ctx), Queue: crowd.queue.snapshot()}
 }
 
-func (m Morning) login(ctx context.Context, rc retryClient, rng *rand.Rand, base string, s *student, login, password string) load.Outcome {
-	body, _ := json.Marshal(map[string]string{"login": login, "password": password})
-	status, data, err := rc.do(ctx, rng, func() (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/login", bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		return req, err
-	})
-	o := outcome("login", status, err)
-	if o.Err == nil {
-		var out struct {
-			Token string `json:"token"`
-		}
-		if json.Unmarshal(data, &out) != nil || out.Token == "" {
-			o.Err = errors.New("login: no token in the answer")
-		} else {
-			s.token, s.steps = out.Token, 0
-		}
-	}
-	return o
-}
-
-func (s *student) get(ctx context.Context, rc retryClient, rng *rand.Rand, base, class, path string, read func([]byte)) load.Outcome {
-	status, data, err := rc.do(ctx, rng, func() (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
-		if err == nil {
-			req.Header.Set("Authorization", "Bearer "+s.token)
-		}
-		return req, err
-	})
-	s.expired(status)
-	o := outcome(class, status, err)
-	if o.Err == nil && read != nil {
-		read(data)
-	}
-	return o
-}
-
-func (s *student) readHomework(data []byte) {
-	var out struct {
-		Homework []struct {
-			ID     int64 `json:"id"`
-			HandIn bool  `json:"hand_in"`
-		} `json:"homework"`
-	}
-	if json.Unmarshal(data, &out) != nil {
-		return
-	}
-	s.handIn = 0
-	for _, h := range out.Homework {
-		if h.HandIn {
-			s.handIn = h.ID
-			return
-		}
-	}
-}
-
-func (s *student) submit(ctx context.Context, rc retryClient, rng *rand.Rand, base string, u int) load.Outcome {
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	_ = mw.WriteField("text", fmt.Sprintf("Réponse de l'élève %d, étape %d : 3/4 + 1/4 = 1.", u, s.steps))
-	_ = mw.Close()
-	body, ctype := buf.Bytes(), mw.FormDataContentType()
-	url := base + "/api/v1/homework/" + strconv.FormatInt(s.handIn, 10) + "/submissions"
-	status, _, err := rc.do(ctx, rng, func() (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err == nil {
-			req.Header.Set("Authorization", "Bearer "+s.token)
-			req.Header.Set("Content-Type", ctype)
-		}
-		return req, err
-	})
-	s.expired(status)
-	if status == http.StatusNotFound {
-		s.handIn = 0
-	}
-	return outcome("submit", status, err)
-}
-
-// expired forgets the session after a 401, so the next step signs in.
-func (s *student) expired(status int) {
-	if status == http.StatusUnauthorized {
-		s.token = ""
-	}
-}
-
-func outcome(class string, status int, err error) load.Outcome {
-	o := load.Outcome{Class: class, Status: status, Err: err}
-	if err == nil && status >= 400 {
-		o.Err = &StatusError{Status: status}
-	}
-	return o
-}
-
-// retryClient sends a request, retrying on network errors, 5xx and 429.
-type retryClient struct {
-	c       *http.Client
-	retries int
-	backoff time.Duration
-}
-
-// do sends the request build makes (anew for each attempt) and returns the
-// final status and body.
-func (rc retryClient) do(ctx context.Context, rng *rand.Rand, build func() (*http.Request, error)) (int, []byte, error) {
-	delay := rc.backoff
-	if delay <= 0 {
-		delay = 500 * time.Millisecond
-	}
-	for attempt := 0; ; attempt++ {
-		req, err := build()
-		if err != nil {
-			return 0, nil, err
-		}
-		status, data, retryAfter, err := send(rc.c, req)
-		retry := err != nil || status >= 500 || status == http.StatusTooManyRequests
-		if !retry || attempt >= rc.retries || ctx.Err() != nil {
-			return status, data, err
-		}
-		wait := delay/2 + time.Duration(rng.Int64N(int64(delay/2)+1))
-		if retryAfter > wait {
-			wait = min(retryAfter, MaxRetryAfter)
-		}
-		if !sleep(ctx, wait) {
-			return status, data, err
-		}
-		delay *= 2
-	}
-}
-
-// send does one request and reads (a bounded part of) its answer.
-func send(c *http.Client, req *http.Request) (status int, body []byte, retryAfter time.Duration, err error) {
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, 0, err
-	}
-	if n, e := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); e == nil && n > 0 {
-		retryAfter = time.Duration(n) * time.Second
-	}
-	return resp.StatusCode, body, retryAfter, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// startProgress calls progress(elapsed ms, total ms) about once a second
-// until the returned function is called; it calls it a last time then.
-func startProgress(ctx context.Context, total time.Duration, progress func(done, total int)) func() {
+// startCount calls progress(done, total) about once a second until the
+// returned function is called, and a last time then.
+func startCount(ctx context.Context, total int, done *atomic.Int64, progress func(done, total int)) func() {
 	if progress == nil {
 		return func() {}
 	}
-	t0 := time.Now()
-	ms := func() int { return int(min(time.Since(t0), total) / time.Millisecond) }
-	done := make(chan struct{})
+	stop := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -312,16 +425,16 @@ func startProgress(ctx context.Context, total time.Duration, progress func(done,
 			select {
 			case <-ctx.Done():
 				return
-			case <-done:
+			case <-stop:
 				return
 			case <-tick.C:
-				progress(ms(), int(total/time.Millisecond))
+				progress(int(done.Load()), total)
 			}
 		}
 	}()
 	return func() {
-		close(done)
+		close(stop)
 		<-finished
-		progress(ms(), int(total/time.Millisecond))
+		progress(int(done.Load()), total)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -20,9 +21,19 @@ func shortThink(r *rand.Rand) time.Duration {
 	return 100*time.Millisecond + time.Duration(r.Int64N(int64(200*time.Millisecond)))
 }
 
-func TestMorning(t *testing.T) {
-	srv := apptest.StartDemo(t, "--size", "2x5", "--allowlist", "127.0.0.0/8")
-	m := scenario.Morning{
+func logClasses(t *testing.T, res scenario.MorningResult) {
+	t.Helper()
+	for _, n := range res.ClassNames() {
+		c := res.Classes[n]
+		t.Logf("%s: %d requests, %d ok, %d errors, %d queued, %v, p99 %v", n, c.Requests, c.Success, c.Errors, c.Queued, c.ByStatus, c.Latency.Quantile(0.99))
+	}
+	t.Logf("queue: %d queued, %d with an ETA, bias %v", res.Queue.Queued, res.Queue.WithETA, res.Queue.Bias)
+}
+
+// morning is a short morning of 10 students of a 2x5 demo, each from an
+// address of its own.
+func morning(client string) scenario.Morning {
+	return scenario.Morning{
 		Students:    10,
 		Logins:      scenario.DemoLogins(5),
 		Ramp:        time.Second,
@@ -31,29 +42,127 @@ func TestMorning(t *testing.T) {
 		SubmitEvery: 3,
 		Retries:     2,
 		Backoff:     100 * time.Millisecond,
+		Client:      client,
+		Source:      func(i int) netip.Addr { return netip.AddrFrom4([4]byte{127, 100, 0, byte(1 + i)}) },
 	}
+}
+
+func TestMorningWeb(t *testing.T) {
+	srv := apptest.StartDemo(t, "--size", "2x5")
 	calls := 0
-	res := m.Run(context.Background(), target(srv), func(done, total int) { calls++ })
-	for _, n := range res.ClassNames() {
-		c := res.Classes[n]
-		t.Logf("%s: %d requests, %d ok, %d errors, %v, p99 %v", n, c.Requests, c.Success, c.Errors, c.ByStatus, c.Latency.Quantile(0.99))
+	res := morning(scenario.ClientWeb).Run(context.Background(), target(srv), func(done, total int) { calls++ })
+	logClasses(t, res)
+	// Each newcomer: GET /login (the form) then POST /login (303 home).
+	nc := res.Classes[scenario.ClassNewcomer]
+	if nc == nil || nc.Requests != 20 || nc.Success != 20 || nc.ByStatus[http.StatusOK] != 10 || nc.ByStatus[http.StatusSeeOther] != 10 {
+		t.Fatalf("newcomer: %+v, want 10 forms and 10 sign-ins", nc)
 	}
-	login := res.Classes["login"]
-	if login == nil || login.Requests != 10 || login.Success != 10 {
-		t.Fatalf("login: %+v, want 10 successful sign-ins", login)
+	if c := res.Classes[scenario.ClassHome]; c == nil || c.Requests < 10 || c.SuccessRate() != 1 {
+		t.Errorf("home: %+v, want every student's home page", c)
 	}
-	hw := res.Classes["homework"]
-	if hw == nil || hw.Requests == 0 || hw.SuccessRate() != 1 {
-		t.Fatalf("homework: %+v, want success rate 1", hw)
+	if c := res.Classes[scenario.ClassHomework]; c == nil || c.Requests == 0 || c.SuccessRate() != 1 {
+		t.Errorf("homework: %+v", c)
 	}
-	if c := res.Classes["home"]; c == nil || c.SuccessRate() != 1 {
-		t.Errorf("home: %+v", c)
-	}
-	if c := res.Classes["submit"]; c != nil && c.Errors > 0 {
+	if c := res.Classes[scenario.ClassSubmit]; c != nil && c.Errors > 0 {
 		t.Errorf("submit: %+v", c)
 	}
 	if calls == 0 {
 		t.Error("progress never called")
+	}
+}
+
+func TestMorningAPI(t *testing.T) {
+	srv := apptest.StartDemo(t, "--size", "2x5")
+	res := morning(scenario.ClientAPI).Run(context.Background(), target(srv), nil)
+	logClasses(t, res)
+	nc := res.Classes[scenario.ClassNewcomer]
+	if nc == nil || nc.Requests != 10 || nc.Success != 10 {
+		t.Fatalf("newcomer: %+v, want 10 successful sign-ins", nc)
+	}
+	if c := res.Classes[scenario.ClassHomework]; c == nil || c.Requests == 0 || c.SuccessRate() != 1 {
+		t.Fatalf("homework: %+v, want success rate 1", c)
+	}
+	if c := res.Classes[scenario.ClassHome]; c == nil || c.SuccessRate() != 1 {
+		t.Errorf("home: %+v", c)
+	}
+}
+
+// In attack mode every anonymous page goes to the challenge; a browser
+// without JavaScript takes its link to the waiting room, queues, and signs
+// in with the pass — no error page on the way.
+func TestMorningThroughTheWaitingRoom(t *testing.T) {
+	srv := apptest.StartDemo(t, "--size", "2x5", "--attack-mode")
+	m := morning(scenario.ClientWeb)
+	m.Duration = 25 * time.Second // the room's page refreshes itself after 8–12 s while it has no ETA
+	crowd := scenario.NewCrowd(m, target(srv))
+	m.Crowd = crowd
+	res := m.Run(context.Background(), target(srv), nil)
+	logClasses(t, res)
+	nc := res.Classes[scenario.ClassNewcomer]
+	if nc == nil || nc.Errors != 0 || nc.SuccessRate() != 1 {
+		t.Fatalf("newcomer: %+v, want no error page", nc)
+	}
+	if nc.ByStatus[http.StatusSeeOther] < 20 { // to the challenge, out of the waiting room, after signing in
+		t.Errorf("newcomer statuses %v: want the challenge's and the waiting room's redirects", nc.ByStatus)
+	}
+	if q := res.Queue; q.Queued != 10 {
+		t.Errorf("queue %+v, want the 10 students' waits measured", q)
+	}
+	if got := crowd.SignedIn(); got != 10 {
+		t.Errorf("%d students signed in, want 10", got)
+	}
+	if c := res.Classes[scenario.ClassHome]; c == nil || c.SuccessRate() != 1 {
+		t.Errorf("home: %+v", c)
+	}
+}
+
+func TestCrowdSignInAndOut(t *testing.T) {
+	srv := apptest.StartDemo(t, "--size", "2x5")
+	m := morning(scenario.ClientWeb)
+	crowd := scenario.NewCrowd(m, target(srv))
+	n, err := crowd.SignIn(context.Background(), func(i int) bool { return i%2 == 0 }, 3, nil)
+	if err != nil || n != 5 || crowd.SignedIn() != 5 {
+		t.Fatalf("signed in %d (%v), %d hold a session; want 5", n, err, crowd.SignedIn())
+	}
+	// Resumed sessions serve the web pages at once: no sign-in page.
+	m.Crowd = crowd
+	m.Students, m.Duration = 10, 2*time.Second
+	res := m.Run(context.Background(), target(srv), nil)
+	logClasses(t, res)
+	if nc := res.Classes[scenario.ClassNewcomer]; nc == nil || nc.Requests != 10 {
+		t.Errorf("newcomer: %+v, want the 5 others' 10 requests", nc)
+	}
+	if out := crowd.SignOut(func(int) bool { return true }); out != 10 {
+		t.Errorf("signed out %d, want 10", out)
+	}
+	if crowd.AppAnswers() == 0 {
+		t.Error("no answer counted as the application's")
+	}
+}
+
+func TestArrivalCurves(t *testing.T) {
+	const n = 1000
+	ramp := 30 * time.Minute
+	at := scenario.MorningCurve(n, ramp)
+	first := 0
+	for i := range n {
+		d := at(i)
+		if d < 0 || d > ramp {
+			t.Fatalf("student %d arrives at %v, outside the ramp", i, d)
+		}
+		if i > 0 && d < at(i-1) {
+			t.Fatalf("arrivals not in order at %d", i)
+		}
+		if d < ramp/3 {
+			first++
+		}
+	}
+	if first != n/2 {
+		t.Errorf("%d of %d arrive in the first third (the first hour of the morning), want half", first, n)
+	}
+	lin := scenario.LinearRamp(n, ramp)
+	if lin(0) != 0 || lin(n/2) != ramp/2 {
+		t.Errorf("linear ramp: %v, %v", lin(0), lin(n/2))
 	}
 }
 

@@ -46,6 +46,9 @@ func (m Mode) String() string {
 var (
 	FewPrefix  = netip.MustParsePrefix("127.10.1.0/24")
 	ManyPrefix = netip.MustParsePrefix("127.42.0.0/16")
+	// StudentPrefix is where storm's students come from, apart from every
+	// flood pool, so that blocking an attacking network never blocks them.
+	StudentPrefix = netip.MustParsePrefix("127.100.0.0/16")
 )
 
 // LoopbackPool hands out connections bound to distinct source addresses
