@@ -693,7 +693,7 @@ func (d *Detector) closeWindow(start, end time.Time, st *windowStats) {
 		d.baseline += a * (r - d.baseline)
 	}
 
-	d.updateBlocked(end, st.total)
+	d.updateBlocked(end, st.total, hot)
 
 	d.hist[d.histPos] = Point{Time: start, Total: float64(st.total) / secs,
 		Admitted: float64(st.outcomes[oAdmitted]) / secs, Shed: float64(st.outcomes[oShed]) / secs,
@@ -785,13 +785,20 @@ func (d *Detector) clearBlocked() {
 }
 
 // updateBlocked refreshes the block list from the window just closed.
-func (d *Detector) updateBlocked(end time.Time, total uint64) {
+// Only a hot window adds prefixes: once the flood has stopped, while the
+// ladder cools down, the few networks still sending anonymous requests
+// are the ones coming back to sign in (a school's NAT after the attack),
+// and in a quiet window they are easily 5 % of the traffic.
+func (d *Detector) updateBlocked(end time.Time, total uint64, hot bool) {
 	if d.effective < TightenBuckets {
 		d.clearBlocked()
 		return
 	}
 	c := &d.cfg
 	thr := max(uint64(math.Ceil(c.BlockShare*float64(total))), 1)
+	if !hot {
+		thr = math.MaxUint64 // keep, refresh nothing, expire after CoolDown
+	}
 	// Networks first: a /16 is blocked whole unless a few of its /24s above
 	// the threshold carry half of its suspect traffic.
 	for _, n := range d.prev.net {

@@ -736,3 +736,36 @@ func TestSignedInLoadDoesNotTeachTheBaseline(t *testing.T) {
 		t.Errorf("level %v during the flood", d.Level())
 	}
 }
+
+// After a flood, while the ladder cools down at its top level, a school's
+// network signing in again sends most of the (now small) anonymous
+// traffic: it must not be blocked for it.
+func TestNoBlockAfterTheFlood(t *testing.T) {
+	rec := &recorder{}
+	d := New(testConfig(rec))
+	s := &sim{d: d, now: t0}
+	base := legit(20, 11)
+	s.run(60, base)
+	rnd := rand.New(rand.NewPCG(4, 4))
+	atk := source{3000, func(int) Request {
+		n := rnd.IntN(10_000)
+		return Request{Addr: netip.AddrFrom4([4]byte{172, 16, byte(n / 256), byte(n % 256)}), Path: "/", UserAgent: "x", Class: "anonymous"}
+	}}
+	s.run(10, base, atk)
+	if d.Level() != BlockTopPrefixes {
+		t.Fatalf("level %v during the flood", d.Level())
+	}
+	school := source{15, func(i int) Request {
+		return Request{Addr: netip.AddrFrom4([4]byte{192, 0, 2, byte(1 + i)}), Path: "/login", UserAgent: "Mozilla/5.0", Class: "anonymous"}
+	}}
+	s.run(10, base, school) // under CoolDown (15 s)
+	if d.Level() != BlockTopPrefixes {
+		t.Fatalf("level %v: the cool-down should still hold", d.Level())
+	}
+	if d.IsBlocked(netip.MustParseAddr("192.0.2.7")) {
+		t.Errorf("the school's network was blocked after the flood: %v", d.BlockedPrefixes())
+	}
+	if !d.IsBlocked(netip.MustParseAddr("172.16.3.4")) {
+		t.Errorf("the flooding network is no longer blocked: %v", d.BlockedPrefixes())
+	}
+}

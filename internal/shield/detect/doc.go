@@ -126,7 +126,9 @@
 // manual one. At BlockTopPrefixes, BlockedPrefixes lists the prefixes and
 // networks whose suspect requests exceeded BlockShare of the window's
 // traffic (a /16 when no few /24s of it account for half of its suspect
-// traffic, its /24s otherwise), kept while they stay above it and for
+// traffic, its /24s otherwise) in a hot window — a calm window while the
+// ladder cools down adds none, or the networks coming back to sign in
+// after a flood would be blocked — kept while they stay above it and for
 // CoolDown after, at most MaxBlocked; IsBlocked checks an address against
 // that list without allocating.
 //
