@@ -31,6 +31,9 @@ type student struct {
 	cookies map[string]string // web: the shield's ticket and pass, the session
 	steps   int               // steps since the last sign-in
 	fails   int               // consecutive failed sign-in steps, for the backoff
+	// cohortNew: started the run without a session, and the run reports
+	// all its requests as a newcomer's (Morning.NewcomerCohort).
+	cohortNew bool
 
 	// api
 	handIn int64 // id of a homework accepting hand-ins, 0 if none known
@@ -69,14 +72,25 @@ func (c *Crowd) apiStep(ctx context.Context, rng *rand.Rand, u int) load.Outcome
 		return o
 	}
 	s.steps++
+	var o load.Outcome
 	switch {
 	case s.steps == 1:
-		return c.apiGet(ctx, rng, u, ClassHome, "/api/v1/me", nil)
+		o = c.apiGet(ctx, rng, u, ClassHome, "/api/v1/me", nil)
 	case c.m.SubmitEvery > 0 && s.steps%c.m.SubmitEvery == 0 && s.handIn != 0:
-		return c.apiSubmit(ctx, rng, u)
+		o = c.apiSubmit(ctx, rng, u)
 	default:
-		return c.apiGet(ctx, rng, u, ClassHomework, "/api/v1/homework", s.readHomework)
+		o = c.apiGet(ctx, rng, u, ClassHomework, "/api/v1/homework", s.readHomework)
 	}
+	return s.cohort(o)
+}
+
+// cohort reclasses a signed-in request of a student of the newcomer
+// cohort.
+func (s *student) cohort(o load.Outcome) load.Outcome {
+	if s.cohortNew {
+		o.Class = ClassNewcomer
+	}
+	return o
 }
 
 // apiLogin signs student u in through the API (with up to retries

@@ -128,6 +128,12 @@ type Morning struct {
 	// Crowd, if set, carries the students' sessions and connections from
 	// one run to the next (the steps of a sweep); nil means a new crowd.
 	Crowd *Crowd
+	// NewcomerCohort classes every request of a student who starts the run
+	// without a session as ClassNewcomer, even after they sign in: the
+	// sweep's way of measuring the students signed in when the flood began
+	// apart from those who arrive during it (who spend part of the step in
+	// the waiting room, not reading).
+	NewcomerCohort bool
 }
 
 // Crowd is the students' state between runs: sessions, cookies, the
@@ -392,6 +398,9 @@ func (m Morning) Run(ctx context.Context, t Target, progress func(done, total in
 	defer stopProgress()
 
 	crowd.queue.reset() // each run measures its own queue
+	for i := range crowd.users {
+		crowd.users[i].cohortNew = m.NewcomerCohort && !crowd.users[i].signedIn()
+	}
 	loop := load.ClosedLoop{
 		Users:    min(m.Students, len(crowd.users)),
 		Duration: m.Duration,

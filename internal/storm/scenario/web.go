@@ -49,7 +49,7 @@ func (c *Crowd) webStep(ctx context.Context, rng *rand.Rand, u int) load.Outcome
 		}
 		return c.webNewcomer(ctx, rng, u)
 	}
-	return c.webSignedIn(ctx, rng, u)
+	return s.cohort(c.webSignedIn(ctx, rng, u))
 }
 
 // webNewcomer asks for the page a student without a session is on.
