@@ -338,11 +338,21 @@ func (s *Shield) admittedByRoom(r *http.Request) bool {
 	return true
 }
 
-// isPageRequest tells a browser navigation (which can be sent to the
-// waiting room) from an API call or a form post.
+// isPageRequest tells a browser's page request — a navigation, or a form
+// posted from a page — (which can be answered with a page, sent to the
+// waiting room or to the challenge) from an API call.
 func isPageRequest(r *http.Request) bool {
-	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.HasPrefix(r.URL.Path, "/api/") &&
-		!strings.Contains(r.Header.Get("Accept"), "application/json")
+	if strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json") {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return true
+	case http.MethodPost:
+		ct := r.Header.Get("Content-Type")
+		return strings.HasPrefix(ct, "application/x-www-form-urlencoded") || strings.HasPrefix(ct, "multipart/form-data")
+	}
+	return false
 }
 
 // sendToRoom serves the waiting room at the address the visitor asked for:
@@ -374,6 +384,9 @@ func (s *Shield) sendToChallenge(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, http.StatusServiceUnavailable, "challenge", s.adm.RetryAfter())
 		return
 	}
+	// A form posted when the challenge began (a student who opened the
+	// sign-in page a minute earlier) is sent to it too: 303 makes the
+	// browser come back with a GET, and the form shows again afterwards.
 	http.Redirect(w, r, s.chal.URL(r.URL.RequestURI()), http.StatusSeeOther)
 }
 

@@ -171,6 +171,26 @@ func TestAttackModeChallengesAnonymousVisitorsOnly(t *testing.T) {
 	if resp := get(t, c, srv.URL+ChallengePath, ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("challenge page: %d", resp.StatusCode)
 	}
+	// The sign-in form, opened before the attack and posted during it, is
+	// sent to the challenge as a page (not answered with JSON); the same
+	// post from an app gets the JSON refusal.
+	post := func(ctype, accept string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader("login=a&password=b"))
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Accept", accept)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("application/x-www-form-urlencoded", "text/html"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), ChallengePath) {
+		t.Errorf("form post in attack mode: %d %q, want a 303 to the challenge", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := post("application/json", "application/json"); resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("JSON post in attack mode: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
 }
 
 func TestAllowlistedSchoolNetworksAreNeitherLimitedNorChallenged(t *testing.T) {

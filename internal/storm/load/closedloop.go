@@ -70,8 +70,9 @@ type ClassStats struct {
 	Requests int         // outcomes recorded
 	Success  int         // outcomes within the SLO
 	Errors   int         // outcomes with Err != nil
+	Pages    int         // of which error pages: an answer with a status (in ByStatus)
 	Queued   int         // waiting-room pages (counted in Success when in time)
-	ByStatus map[int]int // statuses of outcomes without error
+	ByStatus map[int]int // statuses of the answers, error pages included
 	Latency  *Histogram  // latencies of all outcomes
 }
 
@@ -114,6 +115,7 @@ func (r ClosedResult) Merged(names []string) ClassStats {
 		t.Requests += c.Requests
 		t.Success += c.Success
 		t.Errors += c.Errors
+		t.Pages += c.Pages
 		t.Queued += c.Queued
 		for s, n := range c.ByStatus {
 			t.ByStatus[s] += n
@@ -162,8 +164,12 @@ func (l ClosedLoop) Run(ctx context.Context) ClosedResult {
 		}
 		if o.Err != nil {
 			c.Errors++
-		} else {
+		}
+		if o.Status != 0 {
 			c.ByStatus[o.Status]++
+			if o.Err != nil {
+				c.Pages++
+			}
 		}
 		if slo.Met(o) {
 			c.Success++

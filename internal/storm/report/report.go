@@ -100,6 +100,16 @@ type Point struct {
 	AttackRate  float64                  // attack requests actually sent per second
 	AttackReach float64                  // fraction of them that reached the application; -1 if unknown
 	Queued      int                      // sign-ins that went through the waiting room
+	SignedIn    int                      // students signed in when the step began (Goodput is theirs)
+}
+
+// GoodputPerStudent is p's goodput per student signed in at its start
+// (the raw goodput when that count is unknown).
+func (p Point) GoodputPerStudent() float64 {
+	if p.SignedIn <= 0 {
+		return p.Goodput
+	}
+	return p.Goodput / float64(p.SignedIn)
 }
 
 // Check is one target of the storm issue and whether the run met it.
@@ -163,8 +173,8 @@ func Summarize(class string, st *load.ClassStats) ClassSummary {
 	for k, v := range st.ByStatus {
 		s.ByStatus[k] += v
 	}
-	if st.Errors > 0 {
-		s.ByStatus[0] += st.Errors
+	if n := st.Errors - st.Pages; n > 0 {
+		s.ByStatus[0] += n
 	}
 	s.Queued = st.Queued
 	s.P50, s.P95, s.P99, s.Max = quantiles(st.Latency)
@@ -257,6 +267,7 @@ type jsonPoint struct {
 	AttackRate  float64            `json:"attack_rps,omitempty"`
 	AttackReach *float64           `json:"attack_reach,omitempty"`
 	Queued      int                `json:"queued,omitempty"`
+	SignedIn    int                `json:"signed_in,omitempty"`
 }
 
 type jsonCheck struct {
@@ -335,7 +346,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 	}
 	for _, p := range r.Points {
 		jp := jsonPoint{Multiple: p.Multiple, Goodput: p.Goodput,
-			P99: map[string]float64{}, SuccessRate: map[string]float64{}, AttackRate: p.AttackRate, Queued: p.Queued}
+			P99: map[string]float64{}, SuccessRate: map[string]float64{}, AttackRate: p.AttackRate, Queued: p.Queued, SignedIn: p.SignedIn}
 		if p.Multiple > 0 && p.AttackReach >= 0 {
 			reach := p.AttackReach
 			jp.AttackReach = &reach
@@ -488,7 +499,11 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 					reach = pct(p.AttackReach)
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %.1f req/s |", fmtMultiple(p.Multiple), sent, reach, p.Goodput)
+			good := fmt.Sprintf("%.1f req/s", p.Goodput)
+			if p.SignedIn > 0 {
+				good += fmt.Sprintf(" (%d signed in)", p.SignedIn)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |", fmtMultiple(p.Multiple), sent, reach, good)
 			for _, c := range classes {
 				d, ok := p.P99[c]
 				s, ok2 := p.SuccessRate[c]
