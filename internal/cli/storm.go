@@ -303,7 +303,10 @@ func addMorning(rep *report.Report, res scenario.MorningResult) {
 		rep.Classes = append(rep.Classes, report.Summarize(name, res.Classes[name]))
 	}
 	q := res.Queue
-	rep.WaitingRoomQueued = q.Queued
+	rep.WaitingRoomQueued, rep.WaitingRoomWithETA = q.Queued, q.WithETA
+	if q.Waits != nil && q.Queued > 0 {
+		rep.WaitingRoomWait = q.Waits.Quantile(0.5)
+	}
 	if q.WithETA > 0 {
 		rep.WaitingRoomETAError = q.ETAError.Quantile(0.5)
 		rep.WaitingRoomETAErrorP90 = q.ETAError.Quantile(0.9)

@@ -142,6 +142,8 @@ type Report struct {
 	// The waiting room as the students lived it: sign-ins queued, and the
 	// error of the first ETA each was shown against its real wait.
 	WaitingRoomQueued      int
+	WaitingRoomWait        time.Duration // median wait
+	WaitingRoomWithETA     int           // of the queued, those shown an ETA
 	WaitingRoomETAError    time.Duration // median absolute error
 	WaitingRoomETAErrorP90 time.Duration
 	WaitingRoomETABias     time.Duration // mean of (real wait − ETA)
@@ -292,6 +294,8 @@ type jsonReport struct {
 	TargetCPU            float64     `json:"target_cpu_cores,omitempty"`
 	TargetRSS            int64       `json:"target_rss_bytes,omitempty"`
 	WaitingRoomQueued    int         `json:"waiting_room_queued,omitempty"`
+	WaitingRoomWait      float64     `json:"waiting_room_wait_p50_ms,omitempty"`
+	WaitingRoomWithETA   int         `json:"waiting_room_with_eta,omitempty"`
 	WaitingRoomETAError  float64     `json:"waiting_room_eta_error_ms,omitempty"`
 	WaitingRoomETAP90    float64     `json:"waiting_room_eta_error_p90_ms,omitempty"`
 	WaitingRoomETABias   float64     `json:"waiting_room_eta_bias_ms,omitempty"`
@@ -323,6 +327,8 @@ func (r Report) WriteJSON(w io.Writer) error {
 		TargetCPU:            r.TargetCPU,
 		TargetRSS:            r.TargetRSS,
 		WaitingRoomQueued:    r.WaitingRoomQueued,
+		WaitingRoomWait:      ms(r.WaitingRoomWait),
+		WaitingRoomWithETA:   r.WaitingRoomWithETA,
 		WaitingRoomETAError:  ms(r.WaitingRoomETAError),
 		WaitingRoomETAP90:    ms(r.WaitingRoomETAErrorP90),
 		WaitingRoomETABias:   ms(r.WaitingRoomETABias),
@@ -459,8 +465,14 @@ func (r Report) WriteMarkdown(w io.Writer) error {
 		row("Target memory", dash)
 	}
 	if r.WaitingRoomQueued > 0 {
-		row("Waiting room", fmt.Sprintf("%d sign-ins queued; ETA error median %s, p90 %s; real wait − ETA on average %s",
-			r.WaitingRoomQueued, fmtDur(r.WaitingRoomETAError), fmtDur(r.WaitingRoomETAErrorP90), signedDur(r.WaitingRoomETABias)))
+		line := fmt.Sprintf("%d sign-ins queued, median wait %s", r.WaitingRoomQueued, fmtDur(r.WaitingRoomWait))
+		if r.WaitingRoomWithETA > 0 {
+			line += fmt.Sprintf("; %d shown an ETA: error median %s, p90 %s; real wait − ETA on average %s",
+				r.WaitingRoomWithETA, fmtDur(r.WaitingRoomETAError), fmtDur(r.WaitingRoomETAErrorP90), signedDur(r.WaitingRoomETABias))
+		} else {
+			line += "; none was shown an ETA (the room had no admission rate to estimate from)"
+		}
+		row("Waiting room", line)
 	} else {
 		row("Waiting room", dash+" (nobody queued)")
 	}

@@ -28,7 +28,7 @@ func sampleReport() Report {
 			{Class: "attack", Requests: 400000, SuccessRate: 0.02, P50: 2 * ms, P95: 6 * ms, P99: 40 * ms, Max: 900 * ms, ByStatus: map[int]int{429: 390000, 200: 8000, 0: 2000}},
 		},
 		AttackSent: 400000, AttackReachedBackend: 8000, BackendUtilisation: 0.71,
-		TargetCPU: 1.62, TargetRSS: 182 << 20, WaitingRoomQueued: 40, WaitingRoomETAError: 3200 * ms,
+		TargetCPU: 1.62, TargetRSS: 182 << 20, WaitingRoomQueued: 40, WaitingRoomWait: 12 * time.Second, WaitingRoomWithETA: 40, WaitingRoomETAError: 3200 * ms,
 		WaitingRoomETAErrorP90: 7 * time.Second, WaitingRoomETABias: -1500 * ms,
 		Points: []Point{
 			{Multiple: 0, Goodput: 212.4, P99: map[string]time.Duration{"logged-in": 45 * ms, "newcomer": 80 * ms}, SuccessRate: map[string]float64{"logged-in": 1, "newcomer": 1}},
@@ -133,7 +133,7 @@ func TestMarkdown(t *testing.T) {
 		"answered within 2.00 s and not a 5xx",
 		"| Class | Requests | Success | p50 | p95 | p99 | max | Statuses | Queued |",
 		"| logged-in | 12000 | 99.8 % | 18.0 ms | 95.0 ms | 310 ms | 1.20 s | error: 10, 200: 11990 | 0 |",
-		"40 sign-ins queued; ETA error median 3.20 s, p90 7.00 s; real wait − ETA on average −1.50 s",
+		"40 sign-ins queued, median wait 12.0 s; 40 shown an ETA: error median 3.20 s, p90 7.00 s; real wait − ETA on average −1.50 s",
 		"| attack | 400000 | 2.0 % |",
 		"2.0 % (8000 of 400000 attack requests reached the backend)",
 		"1.62 cores", "182 MiB",

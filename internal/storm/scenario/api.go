@@ -42,6 +42,7 @@ type student struct {
 	next     string        // page to ask for next ("" = the step's own choice)
 	posting  bool          // at the sign-in form: the next step posts it
 	queuedAt time.Time     // first waiting-room page of this sign-in, zero if none
+	etaAt    time.Time     // first waiting-room page that stated an ETA
 	eta      time.Duration // the ETA that page stated
 	hasETA   bool
 	entries  []int64 // homework ids of the week's list

@@ -324,6 +324,7 @@ type MorningResult struct {
 // QueueStats measures the waiting room as the students lived it.
 type QueueStats struct {
 	Queued   int             // sign-ins that went through the waiting room and got out
+	Waits    *load.Histogram // how long they waited
 	WithETA  int             // of which the first queue page stated an ETA
 	ETAError *load.Histogram // |real wait − first ETA| of those
 	// Bias is the mean of (real wait − first ETA): positive when the ETA
@@ -333,16 +334,20 @@ type QueueStats struct {
 
 type queueStats struct {
 	mu      sync.Mutex
+	waits   load.Histogram
 	queued  int
 	withETA int
 	absErr  *load.Histogram
 	sum     time.Duration
 }
 
-func (q *queueStats) record(wait time.Duration, eta time.Duration, hasETA bool) {
+// record counts a sign-in that waited wait in the room, and judges the
+// ETA stated sinceETA before it left.
+func (q *queueStats) record(wait, sinceETA, eta time.Duration, hasETA bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.queued++
+	q.waits.Record(wait)
 	if !hasETA {
 		return
 	}
@@ -350,7 +355,7 @@ func (q *queueStats) record(wait time.Duration, eta time.Duration, hasETA bool) 
 		q.absErr = load.NewHistogram()
 	}
 	q.withETA++
-	d := wait - eta
+	d := sinceETA - eta
 	q.sum += d
 	q.absErr.Record(time.Duration(math.Abs(float64(d))))
 }
@@ -359,12 +364,14 @@ func (q *queueStats) reset() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.queued, q.withETA, q.absErr, q.sum = 0, 0, nil, 0
+	q.waits.Reset()
 }
 
 func (q *queueStats) snapshot() QueueStats {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	s := QueueStats{Queued: q.queued, WithETA: q.withETA, ETAError: load.NewHistogram()}
+	s := QueueStats{Queued: q.queued, WithETA: q.withETA, ETAError: load.NewHistogram(), Waits: load.NewHistogram()}
+	s.Waits.Merge(&q.waits)
 	if q.absErr != nil {
 		s.ETAError.Merge(q.absErr)
 	}

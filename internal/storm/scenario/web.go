@@ -87,15 +87,7 @@ func (c *Crowd) webNewcomer(ctx context.Context, rng *rand.Rand, u int) load.Out
 	case a.status == http.StatusServiceUnavailable && a.header.Get(queuePositionHeader) != "":
 		// The waiting room: a place and a wait, not an error page. The
 		// page refreshes itself after Retry-After.
-		o.Queued = true
-		if s.queuedAt.IsZero() {
-			s.queuedAt = start
-			eta, err := strconv.Atoi(a.header.Get(queueETAHeader))
-			s.eta, s.hasETA = time.Duration(eta)*time.Second, err == nil
-		}
-		s.next = path
-		o.FollowUp, o.Pause = true, min(max(a.retryAfter, time.Second), time.Minute)
-		return o
+		return c.queued(s, o, a, start, path)
 	default:
 		o.Err = &StatusError{Status: a.status}
 		return c.newcomerFailed(s, rng, o, a)
@@ -108,17 +100,44 @@ func (c *Crowd) webPostLogin(ctx context.Context, rng *rand.Rand, u int) load.Ou
 	form := url.Values{"login": {c.m.Logins(u)}, "password": {c.m.Password}, "next": {"/"}}.Encode()
 	a, err := c.webDo(ctx, u, http.MethodPost, "/login", []byte(form), "application/x-www-form-urlencoded")
 	o := load.Outcome{Class: ClassNewcomer, Status: a.status, Err: err}
-	if err == nil && isRedirect(a.status) && s.cookies[sessionCookie] != "" {
-		s.token, s.steps, s.fails, s.posting = s.cookies[sessionCookie], 0, 0, false
-		s.next = localPath(a.header.Get("Location"))
+	if err == nil && isRedirect(a.status) {
+		// Signed in; or sent to the challenge or the waiting room (the
+		// attack began while the form was on screen): follow, and type
+		// the password again when the form comes back.
+		if s.cookies[sessionCookie] != "" {
+			s.token, s.steps, s.fails = s.cookies[sessionCookie], 0, 0
+		}
+		s.posting, s.next = false, localPath(a.header.Get("Location"))
 		o.FollowUp = true
 		return o
+	}
+	if err == nil && a.status == http.StatusServiceUnavailable && a.header.Get(queuePositionHeader) != "" {
+		// The waiting room, served in place of the form's answer.
+		s.posting, s.next = false, "/login"
+		return c.queued(s, o, a, time.Now(), "/login")
 	}
 	if err == nil {
 		o.Err = &StatusError{Status: a.status}
 	}
 	o = c.newcomerFailed(s, rng, o, a)
 	s.posting = true // the form is still on screen: post it again
+	return o
+}
+
+// queued records a waiting-room page: the student reloads path when the
+// page says (Retry-After, as its meta refresh does).
+func (c *Crowd) queued(s *student, o load.Outcome, a answer, at time.Time, path string) load.Outcome {
+	o.Queued = true
+	if s.queuedAt.IsZero() {
+		s.queuedAt = at
+	}
+	// The ETA is judged from the first page that states one (the room
+	// states none until it has measured its admission rate).
+	if eta, err := strconv.Atoi(a.header.Get(queueETAHeader)); err == nil && !s.hasETA {
+		s.etaAt, s.eta, s.hasETA = at, time.Duration(eta)*time.Second, true
+	}
+	s.next = path
+	o.FollowUp, o.Pause = true, min(max(a.retryAfter, time.Second), time.Minute)
 	return o
 }
 
@@ -137,7 +156,7 @@ func (c *Crowd) leftQueue(s *student, now time.Time) {
 	if s.queuedAt.IsZero() {
 		return
 	}
-	c.queue.record(now.Sub(s.queuedAt), s.eta, s.hasETA)
+	c.queue.record(now.Sub(s.queuedAt), now.Sub(s.etaAt), s.eta, s.hasETA)
 	s.queuedAt, s.hasETA = time.Time{}, false
 }
 
