@@ -133,7 +133,7 @@ func TestMarkdown(t *testing.T) {
 		"answered within 2.00 s and not a 5xx",
 		"| Class | Requests | Success | p50 | p95 | p99 | max | Statuses | Queued |",
 		"| logged-in | 12000 | 99.8 % | 18.0 ms | 95.0 ms | 310 ms | 1.20 s | error: 10, 200: 11990 | 0 |",
-		"40 sign-ins queued, median wait 12.0 s; 40 shown an ETA: error median 3.20 s, p90 7.00 s; real wait − ETA on average −1.50 s",
+		"40 sign-ins queued, median wait 12.00 s; 40 shown an ETA: error median 3.20 s, p90 7.00 s; real wait − ETA on average −1.50 s",
 		"| attack | 400000 | 2.0 % |",
 		"2.0 % (8000 of 400000 attack requests reached the backend)",
 		"1.62 cores", "182 MiB",
