@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -33,7 +34,7 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var (
 		target, scen, size, password, srcMode, paths, out  string
 		client, arrival, think, multiples, appMetrics      string
-		own                                                bool
+		own, loginFlood                                    bool
 		students, conns, pid, studentAddrs, retries, every int
 		ramp, duration, slo, step                          time.Duration
 		rate, multiple, capacity, compress, resume, fresh  float64
@@ -60,6 +61,7 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&capacity, "capacity", 0, "the target's measured capacity in requests per second")
 	fs.StringVar(&srcMode, "sources", "rotating", "flood sources: few, one16, rotating or mix (mix needs the target to trust PROXY headers from 127.0.0.1)")
 	fs.StringVar(&paths, "paths", "/,/login", "comma-separated paths the flood asks for")
+	fs.BoolVar(&loginFlood, "login-flood", false, "mixed, sweep: the flood is credential stuffing (POST /api/v1/login with wrong passwords on the students' accounts) instead of GETs")
 	fs.IntVar(&conns, "conns", 200, "connections held open (slowloris, slowpost)")
 	fs.StringVar(&multiples, "multiples", "0,1,2,5,10,20", "sweep: attack multiples of the measured capacity")
 	fs.DurationVar(&step, "step", 30*time.Second, "sweep: length of each step")
@@ -161,7 +163,10 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		morning.Source = func(i int) netip.Addr { return addrs[i%len(addrs)] }
 	}
-	flood := scenario.Flood{Rate: rate, Duration: duration, Paths: strings.Split(paths, ","), Sources: srcMode, LoginFlood: scen == "loginflood"}
+	flood := scenario.Flood{Rate: rate, Duration: duration, Paths: strings.Split(paths, ","), Sources: srcMode, LoginFlood: scen == "loginflood" || loginFlood}
+	if flood.LoginFlood {
+		flood.Logins = scenario.DemoLogins(perClass)
+	}
 
 	rep := report.Report{Scenario: scen, Target: base, Started: time.Now(), SLO: slo, Capacity: capacity}
 	var watch sync.WaitGroup
@@ -201,7 +206,12 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			share = 1 // the sweep measures signed-in students; its newcomers sign out before each step
 		}
 		if share > 0 {
-			pick := func(i int) bool { return float64(i%1000) < share*1000 }
+			// Spread evenly whatever the number of students (golden-ratio
+			// sequence): student i resumes if frac(i·φ) < share.
+			pick := func(i int) bool {
+				_, f := math.Modf(float64(i) * 0.6180339887498949)
+				return f < share
+			}
 			fmt.Fprintf(stderr, "storm: signing in the students who resume a session\n")
 			n, err := crowd.SignIn(ctx, pick, 8, func(done, total int) {
 				fmt.Fprintf(stderr, "\rstorm: signed in %d of %d", done, total)
@@ -220,9 +230,6 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		res := morning.Run(ctx, t, progress)
 		addMorning(&rep, res)
 	case "flood", "loginflood":
-		if scen == "loginflood" {
-			flood.Logins = scenario.DemoLogins(perClass)
-		}
 		res := flood.Run(ctx, t)
 		rep.Classes = append(rep.Classes, report.SummarizeOpen("attack", res, load.SLO{MaxLatency: slo}))
 		rep.AttackSent = res.Sent
