@@ -15,7 +15,7 @@
 #         2. taskset -c (util-linux);
 #         3. none: a warning, and cpu_describe says "unpinned".
 #       The quota uses a group of the cgroup v1 cpu controller
-#       (/sys/fs/cgroup/cpu, cpu.cfs_quota_us over a 100 ms period); if it
+#       (/sys/fs/cgroup/cpu, cpu.cfs_quota_us over a 10 ms period); if it
 #       cannot be set, a warning, and cpu_describe says so.
 #   cpu_exec ROLE CMD [ARGS...]
 #       ROLE is "target" or "load". Places the calling (sub)shell and execs
@@ -88,12 +88,15 @@ cpu_init() { # pin target_cpus load_cpus [quota]
 	fi
 	if [[ -n $quota ]]; then
 		local us
-		us=$(awk -v q="$quota" 'BEGIN{ if (q+0 > 0) printf "%d", q*100000 }')
+		# A 10 ms period, not the default 100 ms: a throttled target then
+		# stalls for at most a few ms at a time, instead of tens of ms that
+		# would read as the shield's latency.
+		us=$(awk -v q="$quota" 'BEGIN{ if (q+0 > 0) printf "%d", q*10000 }')
 		[[ -n $us ]] || { log "warning: TARGET_QUOTA=$quota is not a positive number of cores; ignored"; return 0; }
 		if [[ -w $CPU_CPU_ROOT/cgroup.procs ]] && _cpu_mkgroup "$CPU_CPU_ROOT" "$CPU_GROUP_PREFIX-target" &&
-			echo 100000 >"$CPU_DIR/cpu.cfs_period_us" && echo "$us" >"$CPU_DIR/cpu.cfs_quota_us"; then
+			echo 10000 >"$CPU_DIR/cpu.cfs_period_us" && echo "$us" >"$CPU_DIR/cpu.cfs_quota_us"; then
 			CPU_QUOTA=$quota
-			log "target side limited to $quota cores (cpu.cfs_quota_us=$us per 100000)"
+			log "target side limited to $quota cores (cpu.cfs_quota_us=$us per 10000)"
 		else
 			CPU_NOTE+="${CPU_NOTE:+; }TARGET_QUOTA=$quota could not be set (no writable cgroup v1 cpu controller)"
 			log "warning: TARGET_QUOTA=$quota could not be set; the target is not limited"

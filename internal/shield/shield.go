@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"preau/internal/httpx"
@@ -76,6 +77,13 @@ type Shield struct {
 	det     *detect.Detector
 	metrics *Metrics
 	logRE   map[string]bool
+	// logPages are the paths of the sign-in forms (the paths of the login
+	// routes), whose page is the door the waiting room guards while the
+	// password checks are congested.
+	logPages map[string]bool
+	// loginsCongested is set by Run while the login budget sheds or its
+	// queue is more than half full, and for a while after.
+	loginsCongested atomic.Bool
 }
 
 func derive(key []byte, label string) []byte {
@@ -138,8 +146,12 @@ func New(cfg Config, metrics *Metrics) (*Shield, error) {
 	}
 	s.adm = admission.New(ac)
 	s.logins = admission.NewBudget(cfg.LoginSlots, cfg.LoginQueue, cfg.LoginWait)
+	s.logPages = map[string]bool{}
 	for _, r := range cfg.LoginRoutes {
 		s.logRE[r] = true
+		if _, path, ok := strings.Cut(r, " "); ok && !strings.HasPrefix(path, "/api/") {
+			s.logPages[path] = true
+		}
 	}
 	var err error
 	s.room, err = waitroom.New(derive(cfg.Key, "waitroom"), waitroom.Config{Secure: cfg.SecureCookies, Stylesheet: cfg.Stylesheet, Now: cfg.Now})
@@ -273,12 +285,27 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		finish(class, "queued")
 		return
 	}
+	// The door: while password checks are congested (a closure morning's
+	// first hour), newcomers wait in the room before they type their
+	// password, and the room lets them in at the pace logins complete,
+	// instead of every form post beyond the budget getting an error page
+	// and a retry storm.
+	if suspect && s.loginsCongested.Load() && isPageRequest(r) && s.logPages[r.URL.Path] && !s.admittedByRoom(r) {
+		s.sendToRoom(w, r)
+		finish(class, "queued")
+		return
+	}
 	if s.logRE[r.Method+" "+r.URL.Path] {
 		// Password checks have their own budget and skip the adaptive
 		// limit: their 20–200 ms would read as a slow backend and shrink
 		// the limit for everyone reading homework.
 		release, err := s.logins.Acquire(r.Context())
 		if err != nil {
+			if suspect && isPageRequest(r) {
+				s.sendToRoom(w, r) // a place in the queue, not an error page
+				finish(class, "queued")
+				return
+			}
 			s.refuse(w, r, http.StatusServiceUnavailable, "busy", s.logins.RetryAfter())
 			finish(class, "shed")
 			return
@@ -411,6 +438,8 @@ func (s *Shield) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	last := detect.Normal
+	prevLogins := s.logins.Stats()
+	var congestedUntil time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -425,13 +454,28 @@ func (s *Shield) Run(ctx context.Context) {
 				s.cfg.Log.Warn("shield level", "from", last, "to", level)
 				last = level
 			}
-			// Let as many newcomers in as there are free slots.
+			// Let as many newcomers in as there are free slots; while the
+			// password checks are the bottleneck, as many as logins
+			// completed in the last second, less the backlog beyond two
+			// per slot.
 			st := s.adm.Stats()
 			inflight := 0
 			for _, n := range st.InFlight {
 				inflight += n
 			}
-			if free := st.Limit - inflight; free > 0 {
+			free := st.Limit - inflight
+			ls := s.logins.Stats()
+			if ls.Shed > prevLogins.Shed || 2*ls.Queued > s.cfg.LoginQueue {
+				congestedUntil = now.Add(30 * time.Second)
+			}
+			congested := now.Before(congestedUntil)
+			s.loginsCongested.Store(congested)
+			if congested {
+				done := int(ls.Admitted - prevLogins.Admitted)
+				free = min(free, done-max(0, ls.Queued-2*ls.Slots))
+			}
+			prevLogins = ls
+			if free > 0 {
 				s.room.Admit(free)
 			}
 		}

@@ -433,3 +433,71 @@ func TestSuspectPrefixesAreChallengedDuringAnEpisode(t *testing.T) {
 		t.Errorf("visitor from elsewhere: %d", code)
 	}
 }
+
+// While password checks shed, newcomers are stopped at the door: the
+// sign-in page is the waiting room (a place and an ETA), a form posted
+// beyond the budget gets the room too instead of an error page, an app's
+// post still gets its JSON refusal, and a signed-in student is served.
+func TestLoginDoorWhileLoginsAreCongested(t *testing.T) {
+	s, b, srv := newShield(t, Config{LoginRoutes: []string{"POST /login", "POST /api/v1/login"}, LoginSlots: 1, LoginQueue: 2,
+		LoginWait: 50 * time.Millisecond, AddrRate: 1000, AddrBurst: 1000, PrefixRate: 1000, PrefixBurst: 1000})
+	b.mu.Lock()
+	b.hold = make(chan struct{})
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		close(b.hold)
+		b.hold = nil
+		b.mu.Unlock()
+	}()
+	post := func(i int, ctype, accept string) *http.Response {
+		req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader("login=x&password=y"))
+		req.Header.Set("Content-Type", ctype)
+		req.Header.Set("Accept", accept)
+		resp, err := clientFrom(fmt.Sprintf("127.0.7.%d", i)).Do(req)
+		if err != nil {
+			t.Error(err)
+			return &http.Response{}
+		}
+		resp.Body.Close()
+		return resp
+	}
+	// One check holds the slot, two wait: the next form post is beyond
+	// the budget.
+	for i := range 3 {
+		go post(10+i, "application/x-www-form-urlencoded", "text/html")
+	}
+	for s.logins.Stats().Queued < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if resp := post(20, "application/x-www-form-urlencoded", "text/html"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Preau-Queue-Position") == "" {
+		t.Errorf("form post beyond the budget: %d %v, want the waiting room", resp.StatusCode, resp.Header)
+	}
+	if resp := post(21, "application/json", "application/json"); resp.StatusCode != http.StatusServiceUnavailable || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		t.Errorf("app post beyond the budget: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	for !s.loginsCongested.Load() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if resp := get(t, clientFrom("127.0.7.30"), srv.URL+"/login", "", "Accept", "text/html"); resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Preau-Queue-Position") == "" {
+		t.Errorf("sign-in page while logins are congested: %d, want the waiting room", resp.StatusCode)
+	}
+	done := make(chan int, 1)
+	go func() { done <- get(t, clientFrom("127.0.7.31"), srv.URL+"/homework", "student-token").StatusCode }()
+	for b.hits.Load() < 2 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.mu.Lock()
+	close(b.hold)
+	b.hold = nil
+	b.mu.Unlock()
+	if code := <-done; code != http.StatusOK {
+		t.Errorf("signed-in student while logins are congested: %d", code)
+	}
+	b.mu.Lock()
+	b.hold = make(chan struct{}) // for the deferred close
+	b.mu.Unlock()
+}
