@@ -1,0 +1,5 @@
+//go:build !linux
+
+package record
+
+func kernelSyncState() (syncState, bool) { return syncState{}, false }
