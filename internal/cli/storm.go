@@ -229,6 +229,7 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "morning":
 		res := morning.Run(ctx, t, progress)
 		addMorning(&rep, res)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d of %d students signed in at the end", crowd.SignedIn(), students))
 	case "flood", "loginflood":
 		res := flood.Run(ctx, t)
 		rep.Classes = append(rep.Classes, report.SummarizeOpen("attack", res, load.SLO{MaxLatency: slo}))
@@ -239,6 +240,7 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	case "mixed":
 		m, f := scenario.Mixed(ctx, t, morning, flood)
 		addMorning(&rep, m)
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d of %d students signed in at the end", crowd.SignedIn(), students))
 		rep.Classes = append(rep.Classes, report.SummarizeOpen("attack", f, load.SLO{MaxLatency: slo}))
 		rep.AttackSent = f.Sent
 	case "sweep":

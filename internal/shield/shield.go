@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -440,6 +441,7 @@ func (s *Shield) Run(ctx context.Context) {
 	last := detect.Normal
 	prevLogins := s.logins.Stats()
 	var congestedUntil time.Time
+	var loginRate float64 // logins completed per second while the budget was busy
 	for {
 		select {
 		case <-ctx.Done():
@@ -470,9 +472,18 @@ func (s *Shield) Run(ctx context.Context) {
 			}
 			congested := now.Before(congestedUntil)
 			s.loginsCongested.Store(congested)
+			done := float64(ls.Admitted - prevLogins.Admitted)
+			if ls.Queued > 0 || ls.InFlight >= ls.Slots {
+				// Busy: what completed is the budget's throughput.
+				loginRate = 0.7*loginRate + 0.3*done
+			}
 			if congested {
-				done := int(ls.Admitted - prevLogins.Admitted)
-				free = min(free, done-max(0, ls.Queued-2*ls.Slots))
+				// Admit at the measured throughput, not at last second's
+				// completions: admitted visitors come back only when their
+				// page refreshes, and pacing by completions would starve
+				// the budget between waves and spiral down. The backlog
+				// beyond two per slot is taken off.
+				free = min(free, int(math.Round(max(loginRate, 1)))-max(0, ls.Queued-2*ls.Slots))
 			}
 			prevLogins = ls
 			if free > 0 {
