@@ -53,7 +53,7 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&think, "think", "5s-15s", "students' think time between pages, MIN-MAX")
 	fs.IntVar(&every, "submit-every", 8, "one page in N is a hand-in (0: never)")
 	fs.IntVar(&retries, "retries", 3, "retries of a failed page by a signed-in student, with backoff")
-	fs.IntVar(&studentAddrs, "student-addrs", 20000, "distinct source addresses of the students in 127.100.0.0/16 (0: all from the client's default address)")
+	fs.IntVar(&studentAddrs, "student-addrs", 20000, "distinct source addresses of the students, spread over 127.64.0.0/10 (0: all from the client's default address)")
 	fs.DurationVar(&duration, "duration", 2*time.Minute, "length of the run; it always stops by itself")
 	fs.DurationVar(&slo, "slo", 2*time.Second, "a request succeeds if answered within this, and not a 5xx")
 	fs.Float64Var(&rate, "rate", 0, "flood requests per second (or use --multiple and --capacity)")
@@ -101,8 +101,8 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if resume < 0 || resume > 1 || fresh < 0 || fresh > 1 {
 		problems = append(problems, "--resume and --newcomers are shares between 0 and 1")
 	}
-	if studentAddrs < 0 || studentAddrs > 65024 {
-		problems = append(problems, "--student-addrs: between 0 and 65024 (one /16 of loopback)")
+	if studentAddrs < 0 || studentAddrs > 200000 {
+		problems = append(problems, "--student-addrs: between 0 and 200000")
 	}
 	if students < 0 || students > 200000 {
 		problems = append(problems, "--students: at most 200000")

@@ -19,7 +19,7 @@
 // first third (the planning figure: about 50 % of enrolled students online
 // within the first hour), 30 % in the second, 20 % in the third;
 // [LinearRamp] spreads them evenly. Each student has a source address of
-// their own when Source is set (storm uses 127.100.0.0/16, apart from
+// their own when Source is set (storm spreads them over 127.64.0.0/10, apart from
 // every flood pool), and behaves as one of two clients:
 //
 //   - ClientWeb, a browser without JavaScript: GET /login; if the shield

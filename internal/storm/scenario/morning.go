@@ -431,26 +431,5 @@ func startCount(ctx context.Context, total int, done *atomic.Int64, progress fun
 	if progress == nil {
 		return func() {}
 	}
-	stop := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-stop:
-				return
-			case <-tick.C:
-				progress(int(done.Load()), total)
-			}
-		}
-	}()
-	return func() {
-		close(stop)
-		<-finished
-		progress(int(done.Load()), total)
-	}
+	return everySecond(ctx, func() { progress(int(done.Load()), total) })
 }

@@ -101,8 +101,15 @@ func startProgress(ctx context.Context, total time.Duration, progress func(done,
 		return func() {}
 	}
 	t0 := time.Now()
-	ms := func() int { return int(min(time.Since(t0), total) / time.Millisecond) }
-	done := make(chan struct{})
+	return everySecond(ctx, func() {
+		progress(int(min(time.Since(t0), total)/time.Millisecond), int(total/time.Millisecond))
+	})
+}
+
+// everySecond calls report about once a second until ctx ends or the
+// returned function is called, which calls it a last time.
+func everySecond(ctx context.Context, report func()) func() {
+	stop := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
@@ -112,16 +119,16 @@ func startProgress(ctx context.Context, total time.Duration, progress func(done,
 			select {
 			case <-ctx.Done():
 				return
-			case <-done:
+			case <-stop:
 				return
 			case <-tick.C:
-				progress(ms(), int(total/time.Millisecond))
+				report()
 			}
 		}
 	}()
 	return func() {
-		close(done)
+		close(stop)
 		<-finished
-		progress(ms(), int(total/time.Millisecond))
+		report()
 	}
 }

@@ -46,9 +46,11 @@ func (m Mode) String() string {
 var (
 	FewPrefix  = netip.MustParsePrefix("127.10.1.0/24")
 	ManyPrefix = netip.MustParsePrefix("127.42.0.0/16")
-	// StudentPrefix is where storm's students come from, apart from every
-	// flood pool, so that blocking an attacking network never blocks them.
-	StudentPrefix = netip.MustParsePrefix("127.100.0.0/16")
+	// StudentPrefix is where storm's students come from: apart from every
+	// flood pool, and spread over 64 /16s like homes over many providers'
+	// networks (students in one /16 would carry all of a morning's
+	// anonymous traffic and look like one attacking network).
+	StudentPrefix = netip.MustParsePrefix("127.64.0.0/10")
 )
 
 // LoopbackPool hands out connections bound to distinct source addresses
