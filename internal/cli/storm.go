@@ -161,6 +161,10 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("storm: students' addresses: %w", err)
 		}
+		// Shuffled: students arrive in index order, and consecutive
+		// addresses share a network; without the shuffle each minute's
+		// newcomers would all come from one /16.
+		rand.New(rand.NewPCG(1, 2)).Shuffle(len(addrs), func(i, j int) { addrs[i], addrs[j] = addrs[j], addrs[i] })
 		morning.Source = func(i int) netip.Addr { return addrs[i%len(addrs)] }
 	}
 	flood := scenario.Flood{Rate: rate, Duration: duration, Paths: strings.Split(paths, ","), Sources: srcMode, LoginFlood: scen == "loginflood" || loginFlood}
