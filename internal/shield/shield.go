@@ -473,9 +473,15 @@ func (s *Shield) Run(ctx context.Context) {
 			congested := now.Before(congestedUntil)
 			s.loginsCongested.Store(congested)
 			done := float64(ls.Admitted - prevLogins.Admitted)
-			if ls.Queued > 0 || ls.InFlight >= ls.Slots {
+			switch {
+			case ls.Queued > 0 || ls.InFlight >= ls.Slots:
 				// Busy: what completed is the budget's throughput.
 				loginRate = 0.7*loginRate + 0.3*done
+			case congested:
+				// The door is shut and the budget idle: it can take more
+				// (probe upwards, or the rate would never recover from a
+				// low estimate).
+				loginRate = 1.25*loginRate + float64(ls.Slots)
 			}
 			if congested {
 				// Admit at the measured throughput, not at last second's
