@@ -30,10 +30,11 @@ import (
 	"preau/internal/blob"
 	"preau/internal/config"
 	"preau/internal/domain"
+	"preau/internal/evidence/record"
+	"preau/internal/evidence/taxii"
 	"preau/internal/httpx"
 	"preau/internal/password"
 	"preau/internal/shield"
-	"preau/internal/shield/detect"
 	"preau/internal/store/cache"
 	"preau/internal/store/sqlite"
 	"preau/internal/web"
@@ -55,7 +56,14 @@ type App struct {
 	Shield  *shield.Shield // nil with --shield=false
 	Metrics *shield.Metrics
 	Demo    bool
+	// Recorder writes the evidence journals; nil with --evidence=false.
+	Recorder *record.Recorder
+	// Blocklist holds the partners' indicators the operator imported; nil
+	// with --shield=false.
+	Blocklist *shield.Blocklist
 
+	evidence         *evidence
+	taxii            *taxiiFeed // nil without --taxii-partners
 	secret           []byte
 	cancelBackground context.CancelFunc
 	background       sync.WaitGroup
@@ -98,7 +106,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 	svc := workspace.New(store, blobs)
 
 	a := &App{Config: cfg, Log: log, Store: store, Blobs: blobs, Auth: am, Service: svc, Demo: demo, secret: secret}
+	if a.evidence, err = openEvidence(a.evidenceDir(), record.Config{Retention: cfg.EvidenceRetention,
+		SampleEvery: cfg.EvidenceSampleEvery}, cfg.Evidence, log); err != nil {
+		store.Close()
+		return nil, err
+	}
+	a.Recorder = a.evidence.rec
 	if a.Handler, err = a.handler(gates); err != nil {
+		a.evidence.close()
 		store.Close()
 		return nil, err
 	}
@@ -109,6 +124,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 		defer a.background.Done()
 		am.Run(bg)
 	}()
+	a.background.Go(func() { a.evidence.run(bg) })
 	if a.Shield != nil {
 		a.background.Add(1)
 		go func() {
@@ -117,6 +133,23 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 		}()
 	}
 	return a, nil
+}
+
+// evidenceDir is --evidence-dir, by default the evidence directory in the
+// data directory.
+func (a *App) evidenceDir() string {
+	if a.Config.EvidenceDir != "" {
+		return a.Config.EvidenceDir
+	}
+	return filepath.Join(a.Config.DataDir, "evidence")
+}
+
+// producer names this platform in the STIX bundles it shares.
+func (a *App) producer() string {
+	if u, err := url.Parse(a.Config.BaseURL); err == nil && u.Hostname() != "" {
+		return "Préau (" + u.Hostname() + ")"
+	}
+	return "Préau"
 }
 
 // derive makes independent keys for each use from the one stored secret.
@@ -175,13 +208,21 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 
 	mux := http.NewServeMux()
 	a.Metrics = shield.NewMetrics(reg)
+	if a.Recorder != nil {
+		reg.MustRegister(newEvidenceCollector(a.Recorder))
+	}
 	if cfg.Shield {
+		bl, err := shield.OpenBlocklist(filepath.Join(cfg.DataDir, "blocklist.json"))
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		a.Blocklist = bl
 		sh, err := shield.New(shield.Config{
 			Key: derive(a.secret, "shield"), Sessions: a.Auth, SessionCookie: web.SessionCookie,
-			TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist,
+			TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist, Blocklist: bl,
 			LoginRoutes: []string{"POST /login", "POST /api/v1/login"}, LoginSlots: runtime.GOMAXPROCS(0),
 			Gates: gates, Stylesheet: web.StylesheetURL(), SecureCookies: secure,
-			Sink: detect.SlogSink{Logger: a.Log}, Log: a.Log,
+			Sink: a.evidence, Log: a.Log,
 		}, a.Metrics)
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
@@ -193,7 +234,10 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	}
 	receiptKey := derive(a.secret, "receipt")
 	webCfg := web.Config{SecureCookies: secure, MaxUploadBytes: cfg.MaxUploadBytes,
-		MaxFiles: cfg.MaxFiles, Location: cfg.Location(), ReceiptKey: receiptKey, Demo: a.Demo, Gates: gates, Shield: a.Shield}
+		MaxFiles: cfg.MaxFiles, Location: cfg.Location(), ReceiptKey: receiptKey, Demo: a.Demo, Gates: gates, Shield: a.Shield,
+		Audit: a.evidence, Operators: cfg.Operators, Blocklist: a.Blocklist, BlocklistTTL: cfg.BlocklistTTL,
+		Evidence: a.Recorder, Export: web.ExportConfig{Dir: a.evidenceDir(), Producer: a.producer(), Version: Version,
+			PseudonymKey: derive(a.secret, "evidence-pseudonym")}}
 	err := web.Register(mux, a.Service, a.Auth, webCfg, a.Log)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
@@ -214,8 +258,21 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 			fmt.Fprintln(w, "database unavailable")
 			return
 		}
+		if err := a.evidence.ready(); err != nil {
+			a.Log.Error("readiness", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "evidence log cannot write")
+			return
+		}
 		fmt.Fprintln(w, "ready")
 	})
+	// Admin commands open the app without the recorder (the server holds
+	// the journals): they serve nothing, TAXII included.
+	if cfg.TAXIIPartnersFile != "" && a.Recorder != nil {
+		if err := a.mountTAXII(mux); err != nil {
+			return nil, err
+		}
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	// Cross-origin state-changing browser requests are refused before any
@@ -224,7 +281,7 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	csrf := http.NewCrossOriginProtection()
 	var h http.Handler = csrf.Handler(metrics.Instrument(a.Log, mux))
 	if a.Shield != nil {
-		protected := a.Shield.Handler(h)
+		protected := a.evidence.recordRequests(a.Shield.Handler(h))
 		// Probes and metrics bypass the shield: a load balancer's health
 		// checks must not be rate limited or sent to the waiting room.
 		inner := h
@@ -312,9 +369,41 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 func (a *App) Close() error {
 	a.cancelBackground()
 	a.background.Wait()
+	evErr := a.evidence.close()
 	if err := a.Store.Close(); err != nil {
-		return fmt.Errorf("app: close store: %w", err)
+		return errors.Join(evErr, fmt.Errorf("app: close store: %w", err))
 	}
 	a.Log.Info("database closed cleanly")
+	return evErr
+}
+
+// mountTAXII serves the recorded episodes to the partners of
+// --taxii-partners at /taxii2/, behind the shield like every other page.
+func (a *App) mountTAXII(mux *http.ServeMux) error {
+	partners, err := loadPartners(a.Config.TAXIIPartnersFile)
+	if err != nil {
+		return err
+	}
+	a.taxii = &taxiiFeed{src: &taxii.MemorySource{}, producer: a.producer(), tlp: a.Config.TAXIITLP, log: a.Log}
+	if err := a.taxii.load(a.Recorder); err != nil {
+		return err
+	}
+	a.evidence.onEpisodeEnd = a.taxii.onEpisodeEnd
+	tc := taxii.Config{
+		Title:       "Préau — " + a.producer(),
+		Description: "Denial-of-service episodes recorded by the Préau shield, as STIX 2.1.",
+		Roots: []taxii.APIRoot{{Name: TAXIIRoot, Title: "Préau evidence", Collections: []taxii.Collection{{
+			ID: TAXIICollection, Title: "Attack episodes",
+			Description: "One STIX bundle per ended episode: incident, attack pattern, and for each top source its address, observed data, indicator and sighting.",
+		}}}},
+		Partners:  partners,
+		Source:    a.taxii.src,
+		CursorKey: derive(a.secret, "taxii-cursor"),
+		Logger:    a.Log,
+	}
+	if err := tc.Validate(); err != nil {
+		return fmt.Errorf("app: --taxii-partners %s: %w", a.Config.TAXIIPartnersFile, err)
+	}
+	mux.Handle("/taxii2/", taxii.NewServer(tc))
 	return nil
 }

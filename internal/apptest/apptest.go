@@ -8,7 +8,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -18,7 +21,10 @@ import (
 	"testing"
 	"time"
 
+	"preau/internal/app"
 	"preau/internal/cli"
+	"preau/internal/config"
+	"preau/internal/demo"
 )
 
 // Server is a running preau.
@@ -58,6 +64,58 @@ func Start(tb testing.TB, cmd, dir string, flags ...string) *Server {
 	}
 	tb.Cleanup(func() { s.Stop(tb) })
 	return s
+}
+
+// StartApp builds Préau in-process with app.Open on dir, seeds the small
+// demo school (as `preau demo` does) unless dir already holds one, and
+// serves it on a free port until the test ends. It returns the App too, for
+// tests that reach into its components: driving the shield's detector with
+// synthetic traffic, reading the evidence recorder. Flags are those of
+// `preau demo`.
+func StartApp(tb testing.TB, dir string, flags ...string) (*Server, *app.App) {
+	tb.Helper()
+	fs := flag.NewFlagSet("apptest", flag.ContinueOnError)
+	cfg, finish := config.Flags(fs)
+	if err := fs.Parse(append([]string{"--addr", "127.0.0.1:0", "--data", dir}, flags...)); err != nil {
+		tb.Fatal(err)
+	}
+	if err := finish(); err != nil {
+		tb.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, log, true)
+	if err != nil {
+		cancel()
+		tb.Fatal(err)
+	}
+	schools, err := a.Store.Schools(ctx)
+	if err == nil && len(schools) == 0 {
+		_, err = demo.Seed(ctx, a.Store, a.Auth.Hasher(), demo.Small, a.Service.Now(), cfg.Location())
+	}
+	if err != nil {
+		cancel()
+		a.Close()
+		tb.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		cancel()
+		a.Close()
+		tb.Fatal(err)
+	}
+	s := &Server{URL: "http://" + ln.Addr().String(), Data: dir, Stdout: stderr, cancel: cancel, done: make(chan int, 1)}
+	go func() {
+		if err := a.Serve(ctx, ln); err != nil {
+			stderr.Write([]byte("serve: " + err.Error() + "\n"))
+			s.done <- 1
+			return
+		}
+		s.done <- 0
+	}()
+	tb.Cleanup(func() { s.Stop(tb) })
+	return s, a
 }
 
 // Stop shuts the server down gracefully and checks it exited cleanly.

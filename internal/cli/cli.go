@@ -36,6 +36,8 @@ Usage:
   preau school add --name N [flags]  create a school (prints its id)
   preau shield --upstream URL [flags] run the shield alone, as a reverse proxy in front of another portal
   preau storm --scenario S [flags]    replay lockdown morning or a flood against a target on this machine
+  preau evidence episodes|export|verify
+                                     list recorded attack episodes, export one for investigators, check a package
 
 Every flag has a PREAU_* environment equivalent (--max-upload → PREAU_MAX_UPLOAD).
 Run "preau serve -h" for the flags.
@@ -67,6 +69,8 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		err = shieldCmd(ctx, args[1:], stderr, ready)
 	case "storm":
 		err = stormCmd(ctx, args[1:], stdout, stderr)
+	case "evidence":
+		err = evidenceCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -161,9 +165,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, isDemo 
 	}
 	// The connection layer: per-address and per-prefix caps, and client
 	// addresses from trusted proxies only.
-	ln := netguard.NewListener(raw, netguard.Config{TrustedProxies: cfg.TrustedProxies, ProxyProtocol: cfg.ProxyProtocol,
+	guard := netguard.Config{TrustedProxies: cfg.TrustedProxies, ProxyProtocol: cfg.ProxyProtocol,
 		MaxPerAddr: cfg.MaxConnsPerAddr, MaxPerPrefix: cfg.MaxConnsPerPrefix,
-		OnRefuse: func(reason string, _ netip.Addr) { a.Metrics.ConnRefused(reason) }})
+		OnRefuse: func(reason string, _ netip.Addr) { a.Metrics.ConnRefused(reason) }}
+	if a.Shield != nil {
+		guard.Shed = a.Shield.ShedConnection
+	}
+	ln := netguard.NewListener(raw, guard)
 	base := cfg.BaseURL
 	if strings.HasSuffix(cfg.Addr, ":0") {
 		base = "http://" + ln.Addr().String()
@@ -208,6 +216,9 @@ func openApp(ctx context.Context, cfg *config.Config, stderr io.Writer) (*app.Ap
 	if cfg.DataDir == "" {
 		cfg.DataDir = "preau-data"
 	}
+	// The running server holds the evidence journals (one writer at a
+	// time); an admin command must not try to open them.
+	cfg.Evidence = false
 	return app.Open(ctx, cfg, newLogger(cfg, stderr), false)
 }
 

@@ -71,7 +71,7 @@ func shieldCmd(ctx context.Context, args []string, stderr io.Writer, ready chan<
 	}
 	ln := netguard.NewListener(raw, netguard.Config{TrustedProxies: cfg.TrustedProxies, ProxyProtocol: cfg.ProxyProtocol,
 		MaxPerAddr: cfg.MaxConnsPerAddr, MaxPerPrefix: cfg.MaxConnsPerPrefix,
-		OnRefuse: func(reason string, _ netip.Addr) { metrics.ConnRefused(reason) }})
+		OnRefuse: func(reason string, _ netip.Addr) { metrics.ConnRefused(reason) }, Shed: sh.ShedConnection})
 	tracker := shield.NewConnTracker(metrics)
 	srv := &http.Server{Handler: handler, ConnContext: tracker.ConnContext, ConnState: tracker.ConnState, ReadHeaderTimeout: cfg.ReadHeaderTime, ReadTimeout: cfg.ReadTimeout,
 		WriteTimeout: cfg.WriteTimeout, IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: cfg.MaxHeaderBytes,

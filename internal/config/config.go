@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,13 +58,36 @@ type Config struct {
 	Allowlist         []netip.Prefix // school networks: never challenged nor rate limited
 	MaxConnsPerAddr   int
 	MaxConnsPerPrefix int
+
+	// Evidence records attack episodes, sampled requests and the admin
+	// audit log in tamper-evident journals (internal/evidence/record).
+	Evidence            bool
+	EvidenceDir         string                   // "" means <DataDir>/evidence
+	EvidenceRetention   map[string]time.Duration // by stream (events, sources, requests); missing streams take the recorder's defaults
+	EvidenceSampleEvery int                      // 1 request in N is recorded raw during an episode
+
+	// Operators are the admin logins allowed on the platform-wide operator
+	// pages (shield, evidence, blocklist). Empty: the admins of the only
+	// school, when the server has one.
+	Operators []string
+
+	TAXIIPartnersFile string        // JSON file of TAXII partners; "" serves no TAXII
+	TAXIITLP          string        // TLP level of the episodes shared over TAXII
+	BlocklistTTL      time.Duration // expiry of an imported indicator without valid_until
 }
+
+// EvidenceStreams are the evidence recorder's streams, which
+// --evidence-retention names.
+var EvidenceStreams = []string{"events", "sources", "requests"}
+
+// TLPLevels are the TLP 2.0 levels, least restrictive first.
+var TLPLevels = []string{"clear", "green", "amber", "amber+strict", "red"}
 
 // Flags registers every setting on fs and returns a function that, after
 // fs.Parse, applies environment fallbacks and validates.
 func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	c := &Config{Argon2: password.DefaultParams()}
-	var upload, minRate, trusted, allow, file string
+	var upload, minRate, trusted, allow, file, retention, operators string
 	fs.StringVar(&file, "config", "", "file of settings, one \"name = value\" per line with the flags' names (PREAU_CONFIG)")
 	var argonMem, argonTime, argonThreads uint
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (PREAU_ADDR)")
@@ -96,6 +120,14 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.StringVar(&allow, "allowlist", "", "comma-separated school networks (NAT ranges) never challenged nor rate limited (PREAU_ALLOWLIST)")
 	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", 256, "concurrent connections per client address; a school NAT counts as one (PREAU_MAX_CONNS_PER_ADDR)")
 	fs.IntVar(&c.MaxConnsPerPrefix, "max-conns-per-prefix", 1024, "concurrent connections per /24 or /56 (PREAU_MAX_CONNS_PER_PREFIX)")
+	fs.BoolVar(&c.Evidence, "evidence", true, "record attack episodes, sampled requests and admin actions in tamper-evident journals (PREAU_EVIDENCE)")
+	fs.StringVar(&c.EvidenceDir, "evidence-dir", "", "directory of the evidence journals; defaults to DATA/evidence (PREAU_EVIDENCE_DIR)")
+	fs.StringVar(&retention, "evidence-retention", "", "how long each evidence stream is kept, e.g. requests=90d,events=365d,sources=365d (PREAU_EVIDENCE_RETENTION)")
+	fs.IntVar(&c.EvidenceSampleEvery, "evidence-sample-every", 20, "during an attack, record 1 request in N raw (PREAU_EVIDENCE_SAMPLE_EVERY)")
+	fs.StringVar(&operators, "operators", "", "comma-separated admin logins allowed on the operator pages (shield, evidence, blocklist); empty: the admins of the only school (PREAU_OPERATORS)")
+	fs.StringVar(&c.TAXIIPartnersFile, "taxii-partners", "", "JSON file of TAXII partners (name, key_sha256, max_tlp); serves /taxii2/ when set (PREAU_TAXII_PARTNERS)")
+	fs.StringVar(&c.TAXIITLP, "taxii-tlp", "amber", "TLP level of the episodes shared over TAXII: clear, green, amber, amber+strict or red (PREAU_TAXII_TLP)")
+	fs.DurationVar(&c.BlocklistTTL, "blocklist-ttl", 7*24*time.Hour, "how long an imported partner indicator without valid_until blocks (PREAU_BLOCKLIST_TTL)")
 	fs.StringVar(&c.DemoSize, "size", "", "demo school size CLASSESxSTUDENTS, e.g. 30x30 (PREAU_SIZE; demo only)")
 	return c, func() error {
 		applyEnv(fs)
@@ -119,6 +151,14 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 		}
 		if c.Allowlist, err = parsePrefixes(allow); err != nil {
 			errs = append(errs, fmt.Errorf("--allowlist: %w", err))
+		}
+		if c.EvidenceRetention, err = parseRetention(retention); err != nil {
+			errs = append(errs, fmt.Errorf("--evidence-retention: %w", err))
+		}
+		for _, l := range strings.Split(operators, ",") {
+			if l = strings.TrimSpace(l); l != "" {
+				c.Operators = append(c.Operators, l)
+			}
 		}
 		errs = append(errs, c.validate()...)
 		return errors.Join(errs...)
@@ -227,6 +267,19 @@ func (c *Config) validate() []error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
 	}
+	if c.EvidenceSampleEvery < 1 {
+		errs = append(errs, errors.New("--evidence-sample-every must be at least 1"))
+	}
+	if !slices.Contains(TLPLevels, strings.ToLower(c.TAXIITLP)) {
+		errs = append(errs, fmt.Errorf("--taxii-tlp %q: want one of %s", c.TAXIITLP, strings.Join(TLPLevels, ", ")))
+	}
+	c.TAXIITLP = strings.ToLower(c.TAXIITLP)
+	if c.BlocklistTTL <= 0 {
+		errs = append(errs, errors.New("--blocklist-ttl must be positive"))
+	}
+	if c.TAXIIPartnersFile != "" && !c.Evidence {
+		errs = append(errs, errors.New("--taxii-partners needs --evidence: the TAXII collection is built from recorded episodes"))
+	}
 	if c.DemoSize != "" {
 		if _, _, err := ParseSize(c.DemoSize); err != nil {
 			errs = append(errs, fmt.Errorf("--size: %w", err))
@@ -254,6 +307,45 @@ func parsePrefixes(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// parseRetention reads "requests=90d, events=365d" (days, or any Go
+// duration such as 2160h) into a duration per evidence stream.
+func parseRetention(s string) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	var errs []error
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		name, value, ok := strings.Cut(f, "=")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || !slices.Contains(EvidenceStreams, name) {
+			errs = append(errs, fmt.Errorf("%q: want STREAM=DURATION with STREAM one of %s", f, strings.Join(EvidenceStreams, ", ")))
+			continue
+		}
+		d, err := parseDays(value)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration like 90d or 2160h", name, value))
+			continue
+		}
+		out[name] = d
+	}
+	return out, errors.Join(errs...)
+}
+
+// parseDays reads "90d" as 90 days, and anything else as a Go duration:
+// retention is counted in days, which time.ParseDuration does not know.
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days > 100*365 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // Location returns the configured time zone.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func parse(t *testing.T, args ...string) (*Config, error) {
@@ -102,6 +103,35 @@ timezone = Indian/Reunion
 	for _, want := range []string{":1: want name = value", `:2: unknown setting "max-uplaod"`, ":3: max-files"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not say %q", err, want)
+		}
+	}
+}
+
+func TestEvidenceSettings(t *testing.T) {
+	c, err := parse(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Evidence || c.EvidenceDir != "" || c.EvidenceSampleEvery != 20 || len(c.EvidenceRetention) != 0 ||
+		c.TAXIITLP != "amber" || c.BlocklistTTL != 7*24*time.Hour || c.Operators != nil {
+		t.Errorf("evidence defaults = %+v", c)
+	}
+	c, err = parse(t, "--evidence-retention", "requests=30d, events=8760h", "--operators", "direction, cpe ,",
+		"--taxii-tlp", "GREEN", "--evidence-sample-every", "5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.EvidenceRetention["requests"] != 30*24*time.Hour || c.EvidenceRetention["events"] != 8760*time.Hour || len(c.EvidenceRetention) != 2 {
+		t.Errorf("retention = %v", c.EvidenceRetention)
+	}
+	if len(c.Operators) != 2 || c.Operators[0] != "direction" || c.Operators[1] != "cpe" || c.TAXIITLP != "green" || c.EvidenceSampleEvery != 5 {
+		t.Errorf("settings = %+v", c)
+	}
+	_, err = parse(t, "--evidence-retention", "logs=30d,requests=-2d,sources=soon", "--taxii-tlp", "purple",
+		"--evidence-sample-every", "0", "--blocklist-ttl", "0s", "--taxii-partners", "p.json", "--evidence=false")
+	for _, want := range []string{`"logs=30d"`, "requests:", "sources:", "--taxii-tlp", "--evidence-sample-every", "--blocklist-ttl", "--taxii-partners needs --evidence"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not mention %s", err, want)
 		}
 	}
 }

@@ -46,6 +46,9 @@ type Config struct {
 
 	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For is believed
 	Allowlist      []netip.Prefix // school networks: never challenged nor rate limited
+	// Blocklist holds partners' indicators (nil: none); it refuses
+	// anonymous visitors and pass holders only (see blocklist.go).
+	Blocklist *Blocklist
 
 	AddrRate, AddrBurst     float64 // anonymous requests per address (5/s, burst 100)
 	PrefixRate, PrefixBurst float64 // per /24 or /56 (50/s, burst 500)
@@ -85,6 +88,9 @@ type Shield struct {
 	// loginsCongested is set by Run while the login budget sheds or its
 	// queue is more than half full, and for a while after.
 	loginsCongested atomic.Bool
+	// explain lets a few connections a second from each blocked network
+	// through ShedConnection, to be told why they are blocked.
+	explain explainBudget
 }
 
 func derive(key []byte, label string) []byte {
@@ -225,6 +231,7 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		obs.Class, obs.Outcome = class.String(), outcome
 		s.det.Observe(obs)
 		s.metrics.decision(class, outcome)
+		noteDecision(r, client, class, outcome)
 	}
 
 	switch {
@@ -256,6 +263,11 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 	suspect := class == Anonymous || class == PassHolder
 
 	if suspect && level >= detect.BlockTopPrefixes && s.det.IsBlocked(client) {
+		s.refuse(w, r, http.StatusForbidden, "blocked", 0)
+		finish(class, "blocked")
+		return
+	}
+	if suspect && s.cfg.Blocklist.Blocks(client, now) {
 		s.refuse(w, r, http.StatusForbidden, "blocked", 0)
 		finish(class, "blocked")
 		return
@@ -370,7 +382,9 @@ func (s *Shield) admittedByRoom(r *http.Request) bool {
 // posted from a page — (which can be answered with a page, sent to the
 // waiting room or to the challenge) from an API call.
 func isPageRequest(r *http.Request) bool {
-	if strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(r.Header.Get("Accept"), "application/json") {
+	// JSON clients, "+json" media types included (TAXII partners ask for
+	// application/taxii+json), get answers they can parse, not pages.
+	if accept := r.Header.Get("Accept"); strings.HasPrefix(r.URL.Path, "/api/") || strings.Contains(accept, "application/json") || strings.Contains(accept, "+json") {
 		return false
 	}
 	switch r.Method {

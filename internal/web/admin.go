@@ -12,10 +12,11 @@ import (
 )
 
 type adminData struct {
-	School  domain.School
-	Counts  map[domain.Role]int
-	Classes []domain.Class
-	Groups  []domain.Group
+	School   domain.School
+	Counts   map[domain.Role]int
+	Classes  []domain.Class
+	Groups   []domain.Group
+	Operator bool // may use the operator pages (shield, episodes, blocklist)
 }
 
 func (h *handler) showAdmin(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -36,6 +37,10 @@ func (h *handler) showAdmin(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		d.Counts[u.Role]++
 	}
 	if d.Classes, d.Groups, err = h.svc.Audiences(ctx, p.Membership); err != nil {
+		h.fail(w, r, p, err)
+		return
+	}
+	if d.Operator, err = h.isOperator(ctx, p); err != nil {
 		h.fail(w, r, p, err)
 		return
 	}
@@ -110,6 +115,7 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		return
 	}
 	if apply {
+		h.audit(p, "import.started", map[string]any{"kind": d.Kind, "file_sha256": d.Sum})
 		// Hashing the new accounts' passwords takes a while for a whole
 		// school: run it in the background and show its progress.
 		job := h.jobs.start(p.User.ID, func(ctx context.Context, progress importer.Progress) (importer.Result, error) {
@@ -117,6 +123,16 @@ func (h *handler) importFile(w http.ResponseWriter, r *http.Request, p *auth.Pri
 			if err == nil && res.Applied && h.onImport != nil {
 				h.onImport()
 			}
+			// Counts only: the result also holds the new accounts' initial
+			// passwords, which must never reach the log.
+			details := map[string]any{"kind": d.Kind, "file_sha256": d.Sum, "applied": res.Applied, "rows": res.Rows,
+				"users_created": res.Counts.UsersCreated, "users_updated": res.Counts.UsersUpdated,
+				"classes_created": res.Counts.ClassesCreated, "groups_created": res.Counts.GroupsCreated,
+				"slots_replaced": res.Counts.SlotsReplaced}
+			if err != nil {
+				details["error"] = err.Error()
+			}
+			h.audit(p, "import.finished", details)
 			return res, err
 		})
 		http.Redirect(w, r, "/admin/import/jobs/"+job, http.StatusSeeOther)
@@ -208,5 +224,12 @@ func (h *handler) setPolicy(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		h.fail(w, r, p, err)
 		return
 	}
+	rules := make(map[string]string, len(pol)*len(pol))
+	for from, tos := range pol {
+		for to, reach := range tos {
+			rules[string(from)+"-"+string(to)] = string(reach)
+		}
+	}
+	h.audit(p, "messaging.policy", map[string]any{"rules": rules})
 	http.Redirect(w, r, "/admin/messaging?ok=policy", http.StatusSeeOther)
 }

@@ -171,7 +171,8 @@ func (h *handler) newPage(r *http.Request, p *auth.Principal, titleKey, nav stri
 
 // validFlash lists the confirmations a redirect may ask to show.
 var validFlash = map[string]bool{"published": true, "done": true, "undone": true, "feedback": true,
-	"sent": true, "lang": true, "imported": true, "policy": true, "logout_all": true, "shield": true}
+	"sent": true, "lang": true, "imported": true, "policy": true, "logout_all": true, "shield": true,
+	"blocklist_removed": true}
 
 // render writes a page; rendering to a buffer first means a template error
 // becomes a clean 500 instead of half a page.

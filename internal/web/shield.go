@@ -57,14 +57,17 @@ func (h *handler) setShield(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	case "on":
 		h.cfg.Shield.SetManual(true)
 		h.log.Warn("attack mode switched on by hand", "by", p.User.Login)
+		h.audit(p, "shield.attack_mode", map[string]any{"on": true})
 	case "off":
 		h.cfg.Shield.SetManual(false)
 		h.log.Warn("attack mode switched off by hand", "by", p.User.Login)
+		h.audit(p, "shield.attack_mode", map[string]any{"on": false})
 	}
 	if role := domain.Role(r.PostFormValue("role")); role.Valid() && h.cfg.Gates != nil {
 		closed := r.PostFormValue("close") == "1"
 		h.cfg.Gates.SetManual(role, closed)
 		h.log.Warn("profile access switched by hand", "role", role, "closed", closed, "by", p.User.Login)
+		h.audit(p, "shield.profile_gate", map[string]any{"role": string(role), "closed": closed})
 	}
 	http.Redirect(w, r, "/admin/shield?ok=shield", http.StatusSeeOther)
 }

@@ -20,6 +20,7 @@ import (
 
 	"preau/internal/auth"
 	"preau/internal/domain"
+	"preau/internal/evidence/record"
 	"preau/internal/httpx"
 	"preau/internal/i18n"
 	"preau/internal/shield"
@@ -45,6 +46,31 @@ type Config struct {
 	Demo           bool                 // shows the demo banner
 	Shield         *shield.Shield       // nil when the shield is off
 	Gates          *shield.ProfileGates // profile hours, switchable by hand
+
+	// The operator pages (shield, episodes, blocklist) act on the whole
+	// platform, not one school. Operators are the admin logins allowed on
+	// them; when empty, the admins of the only school, as long as the
+	// server has only one.
+	Operators    []string
+	Audit        Auditor           // the administrators' audit log; nil logs only
+	Evidence     *record.Recorder  // recorded episodes; nil when the recorder is off
+	Export       ExportConfig      // how episodes are exported
+	Blocklist    *shield.Blocklist // partners' indicators; nil when the shield is off
+	BlocklistTTL time.Duration     // expiry of an indicator without valid_until
+}
+
+// Auditor appends to the administrators' audit log and returns once the
+// entry is on stable storage (record.Recorder.Audit).
+type Auditor interface {
+	Audit(actor, action string, details map[string]any) error
+}
+
+// ExportConfig is what the export of an episode needs besides the form.
+type ExportConfig struct {
+	Dir          string // the evidence directory
+	Producer     string // organisation named in the STIX identity
+	Version      string // Préau's version, for metadata.json
+	PseudonymKey []byte // HMAC key of pseudonymised addresses, kept by this server
 }
 
 type handler struct {
@@ -111,8 +137,13 @@ func Register(mux *http.ServeMux, svc *workspace.Service, am *auth.Manager, cfg 
 	mux.Handle("GET /admin/import", h.admin(h.showImport))
 	mux.Handle("POST /admin/import", h.admin(h.importFile))
 	mux.Handle("GET /admin/import/jobs/{id}", h.admin(h.showImportJob))
-	mux.Handle("GET /admin/shield", h.admin(h.showShield))
-	mux.Handle("POST /admin/shield", h.admin(h.setShield))
+	mux.Handle("GET /admin/shield", h.operator(h.showShield))
+	mux.Handle("POST /admin/shield", h.operator(h.setShield))
+	mux.Handle("GET /admin/shield/episodes", h.operator(h.showEpisodes))
+	mux.Handle("POST /admin/shield/episodes/{id}/export", h.operator(h.exportEpisode))
+	mux.Handle("GET /admin/shield/blocklist", h.operator(h.showBlocklist))
+	mux.Handle("POST /admin/shield/blocklist", h.operator(h.importBlocklist))
+	mux.Handle("POST /admin/shield/blocklist/{id}/remove", h.operator(h.removeBlock))
 	mux.Handle("GET /admin/messaging", h.admin(h.showPolicy))
 	mux.Handle("POST /admin/messaging", h.admin(h.setPolicy))
 	return nil

@@ -245,6 +245,16 @@ func (s *Service) Publish(ctx context.Context, v domain.Membership, n domain.New
 	if n.Kind == domain.KindLesson {
 		n.DueAt, n.HandIn = time.Time{}, false
 	}
+	// Published now by this service's clock, the one visibility is judged
+	// by (the store's own clock would put a test's or a replayed entry in
+	// the future of its readers).
+	now := s.now()
+	if n.PublishAt.IsZero() {
+		n.PublishAt = now
+	}
+	if n.LessonDate.IsZero() {
+		n.LessonDate = now
+	}
 	if err := files.Keep(); err != nil {
 		return domain.Entry{}, fmt.Errorf("workspace: keep attachments: %w", err)
 	}

@@ -8,57 +8,53 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"preau/internal/shield/detect"
 )
 
-// buildMillion records an episode of n request records (one segment of the
-// requests stream), with a decision summary per second and per-minute
-// aggregates for 5,000 source addresses.
+// buildMillion records, with the real recorder running as in Préau, an
+// episode of n requests at 2,000 a second from 5,000 source addresses, all
+// sampled (one request record each), with a decision summary per second
+// and the recorder's per-minute aggregates.
 func buildMillion(tb testing.TB, n int) (dir, id string) {
 	tb.Helper()
-	ev := newEvidence(tb)
-	id = "ep-bench"
+	dir = filepath.Join(tb.TempDir(), "evidence")
 	start := time.Date(2025, 6, 10, 8, 0, 0, 0, time.UTC)
+	id = "ep-20250610T080000Z-1"
 	const perSecond = 2000
 	const nAddrs = 5000
-	secs := (n + perSecond - 1) / perSecond
-	end := start.Add(time.Duration(secs) * time.Second)
+	clock := &fakeClock{t: start.Add(-time.Minute)}
+	x := startRecording(tb, dir, clock, true)
+	ep := detect.Episode{ID: id, Start: start, PeakRate: perSecond, Baseline: 20, MaxLevel: detect.Normal}
+	x.emit(episodeStart(ep, perSecond))
 	addr := func(i int) string { return fmt.Sprintf("45.%d.%d.%d", 80+i/65536%100, i/256%256, i%256) }
-	ev.add(StreamEvents, kindClock, start.Add(-time.Minute), map[string]any{"source": "chrony", "synchronized": true})
-	ev.add(StreamEvents, kindEpisodeStart, start, map[string]any{"episode": episodeObj(id, start, time.Time{}, 0, 0, 1, nil, nil)})
-
-	rj := ev.journal(StreamRequests, start.Format("2006-01"))
-	batch := make([][]byte, 0, 10000)
-	flush := func() {
-		if _, err := rj.Append(batch...); err != nil {
-			tb.Fatal(err)
+	hits := make([]hit, perSecond)
+	s := start
+	for sent := 0; sent < n; sent += perSecond {
+		for k := range hits {
+			outcome := "limited"
+			if k%20 == 0 {
+				outcome = "admitted"
+			}
+			hits[k] = hit{addr((sent + k) % nAddrs), "GET", fmt.Sprintf("/index.php?page=%d", k%1000),
+				"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36", "anonymous", outcome, 429}
 		}
-		batch = batch[:0]
-	}
-	for i := 0; i < n; i++ {
-		t := start.Add(time.Duration(i) * time.Second / perSecond)
-		batch = append(batch, fmt.Appendf(nil, `{"v":1,"kind":"request","time":%q,"episode":%q,"addr":%q,"port":%d,"method":"GET","path":"/index.php?page=%d","status":429,"bytes":312,"agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36","class":"anonymous","outcome":"limited"}`,
-			ts(t), id, addr(i%nAddrs), 1024+i%60000, i%1000))
-		if len(batch) == cap(batch) {
-			flush()
-		}
-	}
-	if len(batch) > 0 {
-		flush()
-	}
-	for s := start; s.Before(end); s = s.Add(time.Second) {
-		ev.add(StreamEvents, kindDecisionSummary, s.Add(time.Second), map[string]any{"episode": id, "since": ts(s), "until": ts(s.Add(time.Second)),
-			"requests": perSecond, "rate": float64(perSecond), "outcomes": map[string]int64{"admitted": 100, "limited": perSecond - 100},
-			"classes": map[string]int64{"anonymous": perSecond - 50, "member": 50}})
-	}
-	for m := start; m.Before(end); m = m.Add(time.Minute) {
-		for a := 0; a < nAddrs; a++ {
-			ev.add(StreamSources, kindSourceMinute, m.Add(time.Minute), map[string]any{"minute": ts(m), "episode": id, "addr": addr(a),
-				"requests": 24, "first": ts(m), "last": ts(m.Add(59 * time.Second))})
+		c := x.play(s, hits[:min(perSecond, n-sent)], nil)
+		x.emit(summaryEvent(s, s.Add(time.Second), c, float64(c.suspect), id, nil, nil))
+		s = s.Add(time.Second)
+		if sent%(5*perSecond) == 0 {
+			// Let the writer keep up: the queues are bounded, as in Préau.
+			clock.Set(s)
+			x.settle(0)
 		}
 	}
-	ev.add(StreamEvents, kindEpisodeEnd, end, map[string]any{"episode": episodeObj(id, start, end, perSecond, int64(n), 3, nil, nil)})
-	ev.close()
-	return ev.dir, id
+	clock.Set(s.Add(30 * time.Second))
+	end := ep
+	end.End, end.Requests = s, uint64(n)
+	x.emit(episodeEnd(end, s.Add(30*time.Second), 0))
+	x.settle(0)
+	x.close()
+	return dir, id
 }
 
 // peakHeap samples runtime.ReadMemStats until stop is closed.

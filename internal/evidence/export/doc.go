@@ -17,7 +17,8 @@
 //
 //	README.fr.md, README.en.md   what the package is and how to check it by hand
 //	metadata.json                episode window (UTC), case, TLP, clock records,
-//	                             datasets, options, counts
+//	                             datasets, options, counts, timeline totals,
+//	                             records left out
 //	entries.jsonl                the episode's leaves, exactly as stored
 //	                             (leaves.jsonl, hashes only, when pseudonymised)
 //	proofs.jsonl                 inclusion proofs, one line per run of leaves
@@ -42,16 +43,29 @@
 // is a sibling on the path of the first or of the last leaf, so it is in one
 // of the two proofs. A run of one leaf is an ordinary inclusion proof.
 //
+// # Records
+//
+// Export reads the recorder's schema (package record, schema version 1):
+// episode_start and episode_end records carry the episode object, and the
+// other events records its identifier; the detector's decision summaries
+// keep their counts under "fields"; levels are named ("challenge"), not
+// numbered. The report's timeline spreads each decision summary's counts
+// over the time it covers, and metadata.json gives the totals of its three
+// series so that Verify can recompute them from the entries.
+//
 // # Concurrency and locking
 //
-// [journal.Open] takes an exclusive lock on a segment, so Export and
-// ListEpisodes fail on a segment that a running Préau holds open; export
-// after stopping the recorder, or from a copy of the evidence directory.
-// Export signs a new checkpoint of a segment (the only write it makes to the
-// evidence directory) when the segment's latest checkpoint does not cover
-// the exported leaves. Export, ListEpisodes and Verify hold no shared state
-// and may run concurrently, on different evidence directories (or, for
-// Verify, any packages).
+// Export and ListEpisodes open every segment with [journal.OpenReadOnly]:
+// they take no lock, so they work while a running Préau holds the current
+// segments open, and they never write to the evidence directory (a copy on
+// read-only media works too). A read-only journal serves only the records
+// its latest signed checkpoint covers; each package proves its leaves
+// against those checkpoints. The episode's records appended since are left
+// out and counted (Summary.LeftOut, "left_out" in metadata.json, a line in
+// the READMEs): Préau signs a checkpoint every minute it appends to a
+// segment, so an export a minute later includes them. An episode none of
+// whose records is signed yet fails with ErrNotYetSigned. Export,
+// ListEpisodes and Verify hold no shared state and may run concurrently.
 //
 // # Memory
 //

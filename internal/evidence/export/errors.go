@@ -7,6 +7,11 @@ var (
 	// events stream.
 	ErrEpisodeNotFound = errors.New("export: episode not found")
 
+	// ErrNotYetSigned reports an episode whose records are all newer than
+	// the latest signed checkpoint of their segment. While Préau runs it
+	// signs a checkpoint every minute it records: export a minute later.
+	ErrNotYetSigned = errors.New("export: episode not yet covered by a signed checkpoint")
+
 	// ErrOutNotEmpty reports an output directory that already holds files.
 	ErrOutNotEmpty = errors.New("export: output directory is not empty")
 

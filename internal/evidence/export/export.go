@@ -41,11 +41,15 @@ type Options struct {
 	Attributor *attrib.Attributor // nil: no attribution (columns empty, said in metadata)
 	Producer   string             // organisation named in the STIX identity; "" means "Préau"
 	Version    string             // Préau version, for metadata.json
-	Now        func() time.Time   // nil means time.Now
-	Progress   func(done, total int64)
+	Now        func() time.Time   // the export time in metadata.json; nil means time.Now
 
-	// Logger receives the journals' operational messages (segments opened,
-	// checkpoints signed); nil means slog.Default().
+	// Progress, when not nil, is called as the segments are read with the
+	// records read so far and an estimate of the total, and once at the
+	// end with done == total.
+	Progress func(done, total int64)
+
+	// Logger receives the journals' operational messages; nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -55,7 +59,6 @@ type SegmentCheckpoint struct {
 	Segment  string // YYYY-MM
 	TreeSize int64
 	Time     time.Time
-	Signed   bool  // signed by this export because the latest did not cover the leaves
 	Entries  int64 // exported leaves of the segment
 }
 
@@ -70,6 +73,27 @@ type Summary struct {
 	Files         []string // package files, sorted, slash-separated
 	Raw           bool
 	Pseudonymised bool
+
+	// LeftOut counts, per stream, the episode's records that were newer
+	// than the latest signed checkpoint of their segment and are therefore
+	// not in the package. While Préau runs it signs a checkpoint every
+	// minute it records, so an export a minute later includes them.
+	LeftOut map[string]int64
+	// Warnings are problems that did not stop the export, such as a
+	// segment's unsigned tail that could not be read.
+	Warnings []string
+	// SignerFingerprint is the hex SHA-256 of the manifest signer's public
+	// key, to be given to the recipients through another channel.
+	SignerFingerprint string
+}
+
+// TotalLeftOut is the sum of LeftOut.
+func (s Summary) TotalLeftOut() int64 {
+	var n int64
+	for _, v := range s.LeftOut {
+		n += v
+	}
+	return n
 }
 
 // exporter carries one export's state.
@@ -93,6 +117,7 @@ type exporter struct {
 	clocks    []clockMeta
 	vkeys     []string
 	sum       Summary
+	warnings  []string
 
 	done, total int64
 }
@@ -105,14 +130,16 @@ type sourceAgg struct {
 
 // Export writes the evidence package of one episode to o.Out; see the
 // package documentation for its layout. It reads each segment's journal
-// sequentially, so memory grows with the number of distinct source
-// addresses and of gaps between exported leaves, not with the number of
-// leaves. On failure nothing is left at o.Out (a pre-existing empty
-// directory stays).
+// read-only and sequentially, so it works while Préau runs and memory grows
+// with the number of distinct source addresses and of gaps between exported
+// leaves, not with the number of leaves. It exports the records covered by
+// each segment's latest signed checkpoint; the episode's newer records are
+// counted in Summary.LeftOut and metadata.json. On failure nothing is left
+// at o.Out (a pre-existing empty directory stays).
 //
-// Errors wrap ErrInvalidOptions, ErrOutNotEmpty, ErrEpisodeNotFound, the
-// journal's errors (a segment held open by a running Préau cannot be read),
-// or stix.ErrInvalidEpisode.
+// Errors wrap ErrInvalidOptions, ErrOutNotEmpty, ErrEpisodeNotFound,
+// ErrNotYetSigned, the journal's errors (a damaged segment), or
+// stix.ErrInvalidEpisode.
 func Export(ctx context.Context, o Options) (Summary, error) {
 	if err := checkOptions(&o); err != nil {
 		return Summary{}, err
@@ -125,13 +152,16 @@ func Export(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	eps, err := scanEpisodes(ctx, o.Dir, o.EpisodeID, o.Logger)
+	eps, warnings, err := scanEpisodes(ctx, o.Dir, o.EpisodeID, o.Logger)
 	if err != nil {
 		return Summary{}, err
 	}
 	scan := eps[o.EpisodeID]
 	if scan == nil {
 		return Summary{}, fmt.Errorf("export: %q in %s: %w", o.EpisodeID, o.Dir, ErrEpisodeNotFound)
+	}
+	if !scan.signed {
+		return Summary{}, fmt.Errorf("export: %q in %s: %w", o.EpisodeID, o.Dir, ErrNotYetSigned)
 	}
 
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
@@ -141,8 +171,9 @@ func Export(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("export: %w", err)
 	}
-	e := &exporter{ctx: ctx, o: o, tmp: tmp, scan: scan, qid: quotedID(o.EpisodeID), agg: map[string]*sourceAgg{}}
-	e.sum = Summary{Out: out, Episode: scan.ep, Entries: map[string]int64{}, Raw: o.Raw, Pseudonymised: o.Pseudonymise != nil}
+	e := &exporter{ctx: ctx, o: o, tmp: tmp, scan: scan, qid: quotedID(o.EpisodeID), agg: map[string]*sourceAgg{}, warnings: warnings}
+	e.sum = Summary{Out: out, Episode: scan.ep, Entries: map[string]int64{}, LeftOut: map[string]int64{},
+		Raw: o.Raw, Pseudonymised: o.Pseudonymise != nil}
 	e.from, e.to = scan.ep.Start, scan.ep.End
 	if scan.ep.Open() {
 		e.to = scan.lastTime
@@ -242,7 +273,9 @@ func (e *exporter) run() error {
 		}
 	}
 	if e.o.Progress != nil {
-		e.o.Progress(e.done, max(e.total, e.done))
+		// The total was estimated from the index sizes, which count records
+		// after the checkpoints too: what was read is the whole.
+		e.o.Progress(e.done, e.done)
 	}
 	err = e.entries.Close()
 	e.entries = nil
@@ -321,9 +354,11 @@ func (e *exporter) inWindow(seg string, next bool) bool {
 	return !m.After(last)
 }
 
-// segment exports the episode's leaves of one segment with their proofs.
+// segment exports the episode's leaves of one segment with their proofs,
+// and counts those the package leaves out because no checkpoint covers them
+// yet.
 func (e *exporter) segment(stream, seg string) error {
-	j, err := openSegment(e.o.Dir, stream, seg, e.o.Now, e.o.Logger)
+	j, err := openSegment(e.o.Dir, stream, seg, e.o.Logger)
 	if err != nil {
 		return err
 	}
@@ -354,17 +389,22 @@ func (e *exporter) segment(stream, seg string) error {
 	if err != nil {
 		return fmt.Errorf("export: scan %s/%s: %w", stream, seg, err)
 	}
+	err = j.ScanUncovered(func(_ int64, b []byte) error {
+		if e.ours(stream, b) {
+			e.sum.LeftOut[stream]++
+		}
+		return nil
+	})
+	if err != nil {
+		e.warnings = append(e.warnings, fmt.Sprintf("%s/%s: the records after the latest signed checkpoint could not be read (%v); whether some belong to the episode is unknown", stream, seg, err))
+	}
 	if n == 0 {
 		return j.Close()
 	}
-	end := rs[len(rs)-1].first + rs[len(rs)-1].count
+	// A read-only journal serves only what its latest checkpoint covers.
 	cp, ok := j.Latest()
-	signed := false
-	if !ok || cp.Tree.N < end {
-		if cp, err = j.Checkpoint(); err != nil {
-			return fmt.Errorf("export: %s/%s: %w", stream, seg, err)
-		}
-		signed = true
+	if !ok || cp.Tree.N != j.Size() {
+		return fmt.Errorf("export: %s/%s: no signed checkpoint covers the %d records read", stream, seg, j.Size())
 	}
 	if err := writeFile(e.tmp, checkpointFile(stream, seg), cp.Signed); err != nil {
 		return err
@@ -378,8 +418,31 @@ func (e *exporter) segment(stream, seg string) error {
 	e.sum.Runs += len(rs)
 	e.sum.Entries[stream] += n
 	e.sum.Checkpoints = append(e.sum.Checkpoints, SegmentCheckpoint{
-		Stream: stream, Segment: seg, TreeSize: cp.Tree.N, Time: cp.Time, Signed: signed, Entries: n})
+		Stream: stream, Segment: seg, TreeSize: cp.Tree.N, Time: cp.Time, Entries: n})
 	return j.Close()
+}
+
+// ours reports, without side effects, whether a record of stream belongs
+// to the exported episode (context records aside).
+func (e *exporter) ours(stream string, b []byte) bool {
+	if !bytes.Contains(b, e.qid) {
+		return false
+	}
+	var r record
+	if json.Unmarshal(b, &r) != nil {
+		return false
+	}
+	id, _, err := r.episodeID()
+	if err != nil || id != e.o.EpisodeID {
+		return false
+	}
+	switch stream {
+	case StreamRequests:
+		return r.Kind == kindRequest && e.o.Raw
+	case StreamSources:
+		return r.Kind == kindSourceMinute
+	}
+	return episodeKinds[r.Kind]
 }
 
 // selectRecord decides whether a leaf belongs in the package, and gathers
@@ -423,7 +486,9 @@ func (e *exporter) selectRecord(stream, seg string, i int64, b []byte) (bool, er
 	if err == nil && id == e.o.EpisodeID && episodeKinds[r.Kind] {
 		if r.Kind == kindDecisionSummary {
 			e.summaries++
-			e.chart.add(&r)
+			if sum, ok := r.summary(); ok {
+				e.chart.add(sum, r.Time)
+			}
 		}
 		return true, nil
 	}
@@ -434,7 +499,8 @@ func (e *exporter) selectRecord(stream, seg string, i int64, b []byte) (bool, er
 		return false, nil
 	}
 	if r.Kind == kindClock {
-		e.clocks = append(e.clocks, clockMeta{Time: r.Time.UTC(), Source: r.Source, Synchronized: r.Synchronized,
+		e.clocks = append(e.clocks, clockMeta{Time: r.Time.UTC(), Source: r.ClockSource, TimeSync: r.TimeSync,
+			SyncSource: r.SyncSource, MaxErrorUS: r.MaxErrorUS, EstErrorUS: r.EstErrorUS, Host: r.Host,
 			Stream: StreamEvents, Segment: seg, Index: i})
 	}
 	return true, nil

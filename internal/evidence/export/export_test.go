@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"preau/internal/shield/detect"
 )
 
 func mustVerify(t *testing.T, dir string) {
@@ -54,6 +56,21 @@ func readEntries(t *testing.T, dir string) map[string][]record {
 	return out
 }
 
+// csvRow is the sources.csv row of a source of the scenario, attributed
+// with testAttributor or not.
+func csvRow(sc scenario, addr string, attributed bool) string {
+	s := sc.truth.sources[addr]
+	row := fmtTime(s.first) + "," + fmtTime(s.last) + "," + itoa(s.requests)
+	if !attributed {
+		return addr + "," + row + ",,,,,"
+	}
+	switch addr {
+	case sc.addrs[0]:
+		return addr + "," + row + ",64500,Example Hosting Cloud,NL,hosting,0.70"
+	}
+	return addr + "," + row
+}
+
 func TestListEpisodesReturnsAllInOrder(t *testing.T) {
 	sc := buildScenario(t)
 	eps, err := ListEpisodes(sc.dir)
@@ -68,11 +85,12 @@ func TestListEpisodesReturnsAllInOrder(t *testing.T) {
 		t.Fatalf("episodes %v, want %v", ids, want)
 	}
 	e := eps[1]
-	if !e.Start.Equal(sc.start) || !e.End.Equal(sc.end) || e.Open() || e.MaxLevel != "2" || len(e.TopSources) != 3 || e.TopSources[0].Key != sc.addrs[0] {
+	if !e.Start.Equal(sc.start) || !e.End.Equal(sc.end) || e.Open() || e.Unsigned || e.MaxLevel != "waiting_room" ||
+		len(e.TopSources) != 3 || e.TopSources[0].Key != sc.addrs[0] {
 		t.Errorf("episode %+v", e)
 	}
-	if e.Requests != 280 || e.PeakRate != 4 {
-		t.Errorf("requests %d peak %v, want 280 and 4", e.Requests, e.PeakRate)
+	if e.Requests != 420 || e.PeakRate != 6 {
+		t.Errorf("requests %d peak %v, want 420 and 6", e.Requests, e.PeakRate)
 	}
 }
 
@@ -84,30 +102,27 @@ func TestExportedPackageVerifiesAndHoldsOnlyTheEpisode(t *testing.T) {
 	})
 	mustVerify(t, out)
 
-	if sum.Entries[StreamRequests] != sc.requests {
-		t.Errorf("exported %d request records, want %d", sum.Entries[StreamRequests], sc.requests)
+	if sum.Entries[StreamRequests] != sc.truth.requests {
+		t.Errorf("exported %d request records, want %d", sum.Entries[StreamRequests], sc.truth.requests)
 	}
-	if sum.Sources != len(sc.perAddr) {
-		t.Errorf("%d sources, want %d", sum.Sources, len(sc.perAddr))
+	if sum.Sources != len(sc.truth.sources) || sum.TotalLeftOut() != 0 || len(sum.Warnings) != 0 || len(sum.SignerFingerprint) != 64 {
+		t.Errorf("%d sources (want %d), %d left out, warnings %q, fingerprint %q", sum.Sources, len(sc.truth.sources),
+			sum.TotalLeftOut(), sum.Warnings, sum.SignerFingerprint)
 	}
 	if len(progress) == 0 || progress[len(progress)-1][0] != progress[len(progress)-1][1] {
 		t.Errorf("progress %v does not end complete", progress)
 	}
-	// Two months of events and requests (the per-minute aggregates are all
-	// written in April); March events had a covering checkpoint.
-	signed := map[string]bool{}
+	// Two months of events and requests; the per-minute aggregates are all
+	// written in April, a few seconds after their minute.
+	var segs []string
 	for _, c := range sum.Checkpoints {
-		signed[label(c.Stream, c.Segment)] = c.Signed
-	}
-	want := map[string]bool{"events-2025-03": false, "events-2025-04": true, "sources-2025-04": true,
-		"requests-2025-03": true, "requests-2025-04": true}
-	if len(signed) != len(want) {
-		t.Errorf("checkpoints %v, want %v", signed, want)
-	}
-	for k, v := range want {
-		if s, ok := signed[k]; !ok || s != v {
-			t.Errorf("checkpoint %s: signed=%v present=%v, want signed=%v", k, s, ok, v)
+		segs = append(segs, label(c.Stream, c.Segment))
+		if c.TreeSize < c.Entries || c.Time.IsZero() {
+			t.Errorf("checkpoint %+v", c)
 		}
+	}
+	if want := []string{"events-2025-03", "events-2025-04", "sources-2025-04", "requests-2025-03", "requests-2025-04"}; !slices.Equal(segs, want) {
+		t.Errorf("checkpoints %v, want %v", segs, want)
 	}
 
 	recs := readEntries(t, out)
@@ -130,9 +145,11 @@ func TestExportedPackageVerifiesAndHoldsOnlyTheEpisode(t *testing.T) {
 		kinds[r.Kind]++
 	}
 	// The clock before the episode (not the one of the day before, nor the
-	// one after), the audit during it (not the one before).
-	if kinds[kindClock] != 1 || kinds[kindAudit] != 1 || kinds[kindDecisionSummary] != 70 || kinds[kindEpisodeStart] != 1 || kinds[kindEpisodeEnd] != 1 || kinds[kindLevelChange] != 1 {
-		t.Errorf("event kinds %v", kinds)
+	// one after), the audit during it (not the one before), the ladder's
+	// two steps up (not the cool-down after the end).
+	if kinds[kindClock] != 1 || kinds[kindAudit] != 1 || kinds[kindDecisionSummary] != sc.truth.summaries ||
+		kinds[kindEpisodeStart] != 1 || kinds[kindEpisodeEnd] != 1 || kinds[kindLevelChange] != 2 {
+		t.Errorf("event kinds %v, want %d decision summaries", kinds, sc.truth.summaries)
 	}
 
 	var md metadata
@@ -144,10 +161,16 @@ func TestExportedPackageVerifiesAndHoldsOnlyTheEpisode(t *testing.T) {
 		!md.Attrib.Enabled || len(md.Attrib.Datasets) != 2 || len(md.Clock) != 1 || md.Version != "v0.test" {
 		t.Errorf("metadata %+v", md)
 	}
+	if c := md.Clock[0]; c.Source != "system (NTP-synchronised: yes)" || !c.Time.Equal(time.Date(2025, 3, 31, 22, 59, 0, 0, time.UTC)) || c.TimeSync == "" {
+		t.Errorf("clock record %+v", c)
+	}
+	if md.Timeline.timelineTotals != sc.truth.timeline || md.Counts.DecisionSummaries != int64(sc.truth.summaries) {
+		t.Errorf("timeline %+v from %d summaries, want %+v from %d", md.Timeline, md.Counts.DecisionSummaries, sc.truth.timeline, sc.truth.summaries)
+	}
 
 	csvb, _ := os.ReadFile(filepath.Join(out, fileSourcesCSV))
-	if !bytes.Contains(csvb, []byte("45.83.64.17,2025-03-31T23:59:30Z,2025-04-01T00:00:59Z,20,64500,Example Hosting Cloud,NL,hosting,0.70")) {
-		t.Errorf("sources.csv lacks the attributed first source:\n%s", csvb)
+	if want := csvRow(sc, sc.addrs[0], true); !bytes.Contains(csvb, []byte(want+"\n")) {
+		t.Errorf("sources.csv lacks the attributed first source %q:\n%s", want, csvb)
 	}
 }
 
@@ -209,7 +232,7 @@ func TestPseudonymisedExportHidesAddresses(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		for _, a := range append(slices.Clone(sc.addrs), sc.otherAddrs...) {
+		for _, a := range append(append(slices.Clone(sc.addrs), sc.member), sc.otherAddrs...) {
 			if bytes.Contains(b, []byte(a)) {
 				t.Errorf("%s contains address %s", p, a)
 			}
@@ -224,8 +247,9 @@ func TestPseudonymisedExportHidesAddresses(t *testing.T) {
 	}
 	csvb, _ := os.ReadFile(filepath.Join(out, fileSourcesCSV))
 	p := pseudonym(key, sc.addrs[0])
-	if !bytes.Contains(csvb, []byte(p+",2025-03-31T23:59:30Z,2025-04-01T00:00:59Z,20,64500,Example Hosting Cloud,NL,hosting,0.70")) {
-		t.Errorf("sources.csv lacks %s with its ASN and country:\n%s", p, csvb)
+	want := p + strings.TrimPrefix(csvRow(sc, sc.addrs[0], true), sc.addrs[0])
+	if !bytes.Contains(csvb, []byte(want)) {
+		t.Errorf("sources.csv lacks %q with its ASN and country:\n%s", want, csvb)
 	}
 	a, _ := pseudonymAddr(p)
 	stixb, _ := os.ReadFile(filepath.Join(out, fileSTIX))
@@ -272,62 +296,107 @@ func TestExportIntoEmptyDirectoryWithoutAttribution(t *testing.T) {
 		t.Error("metadata does not say attribution is off")
 	}
 	csvb, _ := os.ReadFile(filepath.Join(out, fileSourcesCSV))
-	if !bytes.Contains(csvb, []byte("45.83.64.17,2025-03-31T23:59:30Z,2025-04-01T00:00:59Z,20,,,,,\n")) {
-		t.Errorf("attribution columns not empty:\n%s", csvb)
+	if want := csvRow(sc, sc.addrs[0], false); !bytes.Contains(csvb, []byte(want+"\n")) {
+		t.Errorf("sources.csv lacks %q:\n%s", want, csvb)
 	}
 }
 
+// TestManifestChecksWithStandardTools runs the commands the READMEs give,
+// exactly as written there, with the system's sha256sum and openssl.
 func TestManifestChecksWithStandardTools(t *testing.T) {
 	sc := buildScenario(t)
 	out, _ := mustExport(t, sc, nil)
-	if _, err := exec.LookPath("sha256sum"); err == nil {
-		cmd := exec.Command("sha256sum", "-c", "--quiet", "MANIFEST.sha256")
+	sha := []string{"sha256sum", "-c", "MANIFEST.sha256"}
+	ossl := []string{"openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "signer.pem", "-rawin", "-in", "MANIFEST.sha256", "-sigfile", "MANIFEST.sha256.sig"}
+	for _, readme := range []string{fileReadmeFR, fileReadmeEN} {
+		rb, _ := os.ReadFile(filepath.Join(out, readme))
+		for _, cmd := range [][]string{sha, ossl, {"preau", "evidence", "verify"}} {
+			if !strings.Contains(string(rb), "    "+strings.Join(cmd, " ")) {
+				t.Errorf("%s does not give the command %q", readme, strings.Join(cmd, " "))
+			}
+		}
+	}
+	run := func(args []string) (string, error) {
+		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = out
-		if b, err := cmd.CombinedOutput(); err != nil {
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	var missing []string
+	if _, err := exec.LookPath("sha256sum"); err != nil {
+		missing = append(missing, "sha256sum (GNU coreutils)")
+	} else {
+		b, err := run(sha)
+		if err != nil || strings.Count(b, ": OK\n") != strings.Count(readFile(t, out, fileManifest), "\n") {
 			t.Errorf("sha256sum -c: %v\n%s", err, b)
 		}
 	}
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
-	// The exact command the READMEs give.
-	cmd := exec.Command("openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "signer.pem", "-rawin", "-in", "MANIFEST.sha256", "-sigfile", "MANIFEST.sha256.sig")
-	cmd.Dir = out
-	b, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(b), "Signature Verified Successfully") {
-		t.Fatalf("openssl: %v\n%s", err, b)
-	}
-	for _, readme := range []string{fileReadmeFR, fileReadmeEN} {
-		rb, _ := os.ReadFile(filepath.Join(out, readme))
-		if !strings.Contains(string(rb), strings.Join(cmd.Args, " ")) || !strings.Contains(string(rb), "sha256sum -c MANIFEST.sha256") ||
-			!strings.Contains(string(rb), "preau evidence verify") {
-			t.Errorf("%s does not give the verification commands", readme)
+		missing = append(missing, "openssl (3.0 or later)")
+	} else {
+		// pkeyutl -rawin, which Ed25519 needs, came with OpenSSL 3.0.
+		if b, err := run([]string{"openssl", "version"}); err != nil || !strings.HasPrefix(b, "OpenSSL ") || strings.HasPrefix(b, "OpenSSL 1.") {
+			missing = append(missing, "openssl 3.0 or later (found "+strings.TrimSpace(b)+")")
+		} else if b, err := run(ossl); err != nil || !strings.Contains(b, "Signature Verified Successfully") {
+			t.Errorf("openssl: %v\n%s", err, b)
 		}
 	}
-	// And a changed manifest must fail.
-	os.WriteFile(filepath.Join(out, fileManifest), []byte("x"), 0o600)
-	if err := cmd.Run(); err == nil {
-		t.Error("openssl accepts a changed manifest")
+
+	// A changed file must fail the commands, not only preau evidence verify.
+	manifest := readFile(t, out, fileManifest)
+	if len(missing) < 2 {
+		os.WriteFile(filepath.Join(out, fileSourcesCSV), []byte("x"), 0o600)
+		if _, err := exec.LookPath("sha256sum"); err == nil {
+			if b, err := run(sha); err == nil || !strings.Contains(b, "sources.csv: FAILED") {
+				t.Errorf("sha256sum -c accepts a changed sources.csv:\n%s", b)
+			}
+		}
+		os.WriteFile(filepath.Join(out, fileManifest), []byte(strings.Replace(manifest, "sources.csv", "sources.csv ", 1)), 0o600)
+		if _, err := exec.LookPath("openssl"); err == nil && !slices.ContainsFunc(missing, func(m string) bool { return strings.HasPrefix(m, "openssl") }) {
+			if b, err := run(ossl); err == nil || strings.Contains(b, "Signature Verified Successfully") {
+				t.Errorf("openssl accepts a changed manifest:\n%s", b)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		t.Skipf("the README's commands could not all be run: not installed: %s", strings.Join(missing, ", "))
 	}
 }
 
-func TestOpenEpisodeExports(t *testing.T) {
-	ev := newEvidence(t)
-	start := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
-	ev.add(StreamEvents, kindEpisodeStart, start, map[string]any{"episode": episodeObj("open-1", start, time.Time{}, 0, 0, 1,
-		[]Count{{Key: "45.83.64.17", Count: 9}}, nil)})
-	for s := start; s.Before(start.Add(3 * time.Second)); s = s.Add(time.Second) {
-		ev.add(StreamEvents, kindDecisionSummary, s.Add(time.Second), map[string]any{"episode": "open-1", "since": ts(s), "until": ts(s.Add(time.Second)),
-			"requests": 3, "rate": 3.0, "outcomes": map[string]int64{"admitted": 3}, "classes": map[string]int64{"anonymous": 3}})
+func readFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
 	}
-	ev.close()
+	return string(b)
+}
+
+func TestOpenEpisodeExports(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "evidence")
+	start := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: start}
+	x := startRecording(t, dir, clock, false)
+	ep := detect.Episode{ID: "ep-20250501T100000Z-1", Start: start, PeakRate: 3, Baseline: 1, MaxLevel: detect.Normal,
+		TopSources: []detect.Talker{{Key: "45.83.64.17", Count: 9}}}
+	x.emit(episodeStart(ep, 3))
+	x.emit(levelChange(&ep, start.Add(5*time.Second), detect.Normal, detect.TightenBuckets, "episode_start", 3))
+	for s := start.Add(5 * time.Second); s.Before(start.Add(8 * time.Second)); s = s.Add(time.Second) {
+		c := counts{total: 3, suspect: 3, outcomes: map[string]uint64{"admitted": 3}, classes: map[string]uint64{"anonymous": 3}}
+		x.emit(summaryEvent(s, s.Add(time.Second), c, 3, ep.ID, ep.TopSources, nil))
+	}
+	clock.Set(start.Add(9 * time.Second))
+	x.close() // no episode_end: the process stopped during the episode
+
 	out := filepath.Join(t.TempDir(), "p")
-	sum, err := Export(t.Context(), Options{Dir: ev.dir, EpisodeID: "open-1", TLP: "red", Out: out, Now: fixedNow, Logger: quiet})
+	sum, err := Export(t.Context(), Options{Dir: dir, EpisodeID: ep.ID, TLP: "red", Out: out, Now: fixedNow, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustVerify(t, out)
-	if !sum.Episode.Open() || sum.Sources != 1 || sum.Episode.Requests != 9 {
+	// Without requests there are no per-minute aggregates: sources.csv
+	// falls back to the episode's top sources.
+	if e := sum.Episode; !e.Open() || sum.Sources != 1 || e.Requests != 9 || e.PeakRate != 3 || e.MaxLevel != "tighten_buckets" {
 		t.Errorf("summary %+v", sum)
 	}
 }

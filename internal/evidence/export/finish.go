@@ -77,13 +77,19 @@ type sourceRow struct {
 	attributed  bool
 }
 
+// clockMeta is a clock record of the package (the recorder writes one when
+// it starts), with its place in entries.jsonl.
 type clockMeta struct {
-	Time         time.Time `json:"time"`
-	Source       string    `json:"source"`
-	Synchronized *bool     `json:"synchronized"`
-	Stream       string    `json:"stream"`
-	Segment      string    `json:"segment"`
-	Index        int64     `json:"index"`
+	Time       time.Time `json:"time"`
+	Source     string    `json:"clock_source"`
+	TimeSync   string    `json:"time_sync"` // "yes", "no" or "unknown"
+	SyncSource string    `json:"sync_source,omitempty"`
+	MaxErrorUS *int64    `json:"max_error_us,omitempty"`
+	EstErrorUS *int64    `json:"est_error_us,omitempty"`
+	Host       string    `json:"host,omitempty"`
+	Stream     string    `json:"stream"`
+	Segment    string    `json:"segment"`
+	Index      int64     `json:"index"`
 }
 
 // metadata is the content of metadata.json.
@@ -103,7 +109,24 @@ type metadata struct {
 	Segments   []metaSeg    `json:"segments"`
 	Counts     metaCounts   `json:"counts"`
 	Sources    string       `json:"sources_from"`
+	Timeline   metaTimeline `json:"timeline"`
+	LeftOut    metaLeftOut  `json:"left_out"`
+	Warnings   []string     `json:"warnings"`
 	Caveat     metaBilingue `json:"caveat"`
+}
+
+// metaTimeline describes the report's chart: the requests of each series
+// over the episode's decision summaries.
+type metaTimeline struct {
+	From string `json:"from"` // "decision_summary"
+	timelineTotals
+}
+
+// metaLeftOut counts the episode's records not in the package because no
+// signed checkpoint covered them yet at export time.
+type metaLeftOut struct {
+	Records map[string]int64 `json:"records"`
+	Note    string           `json:"note"`
 }
 
 type metaEpisode struct {
@@ -150,7 +173,6 @@ type metaSeg struct {
 	Checkpoint string    `json:"checkpoint"`
 	TreeSize   int64     `json:"tree_size"`
 	Time       time.Time `json:"checkpoint_time"`
-	Signed     bool      `json:"signed_for_export"`
 	Entries    int64     `json:"entries"`
 }
 
@@ -232,7 +254,7 @@ func (e *exporter) finish() error {
 		return err
 	}
 	signSeg := events[len(events)-1]
-	sj, err := openSegment(e.o.Dir, StreamEvents, signSeg, e.o.Now, e.o.Logger)
+	sj, err := openSegment(e.o.Dir, StreamEvents, signSeg, e.o.Logger)
 	if err != nil {
 		return err
 	}
@@ -255,16 +277,30 @@ func (e *exporter) finish() error {
 		Signer: metaSigner{Segment: signerLabel, VerifierKey: sj.VerifierKey(), Fingerprint: hex.EncodeToString(fp[:])},
 		Counts: metaCounts{Entries: e.sum.Entries, ProofRuns: e.sum.Runs, Sources: len(rows),
 			SourceMinutes: e.minutes, DecisionSummaries: e.summaries},
-		Sources: "source_minute",
-		Caveat:  metaBilingue{FR: attrib.CaveatFR, EN: attrib.Caveat},
+		Sources:  "source_minute",
+		Timeline: metaTimeline{From: kindDecisionSummary, timelineTotals: e.chart.totals},
+		LeftOut:  metaLeftOut{Records: e.sum.LeftOut},
+		Warnings: e.warnings,
+		Caveat:   metaBilingue{FR: attrib.CaveatFR, EN: attrib.Caveat},
 	}
 	if md.Clock == nil {
 		md.Clock = []clockMeta{}
+	}
+	if md.Warnings == nil {
+		md.Warnings = []string{}
 	}
 	for _, s := range streams {
 		if _, ok := md.Counts.Entries[s]; !ok {
 			md.Counts.Entries[s] = 0
 		}
+		if _, ok := md.LeftOut.Records[s]; !ok {
+			md.LeftOut.Records[s] = 0
+		}
+	}
+	if n := e.sum.TotalLeftOut(); n > 0 {
+		md.LeftOut.Note = fmt.Sprintf("%d records of the episode were newer than the latest signed checkpoint of their segment when the package was made, and are not in it; a later export includes them", n)
+	} else {
+		md.LeftOut.Note = "none: every record of the episode found was covered by a signed checkpoint"
 	}
 	if e.minutes == 0 {
 		md.Sources = "episode_top_sources"
@@ -285,7 +321,7 @@ func (e *exporter) finish() error {
 	}
 	for _, c := range e.sum.Checkpoints {
 		md.Segments = append(md.Segments, metaSeg{Stream: c.Stream, Segment: c.Segment,
-			Checkpoint: checkpointFile(c.Stream, c.Segment), TreeSize: c.TreeSize, Time: c.Time, Signed: c.Signed, Entries: c.Entries})
+			Checkpoint: checkpointFile(c.Stream, c.Segment), TreeSize: c.TreeSize, Time: c.Time, Entries: c.Entries})
 	}
 	mb, err := json.MarshalIndent(md, "", "  ")
 	if err != nil {
@@ -316,6 +352,8 @@ func (e *exporter) finish() error {
 	}
 	e.sum.Files = append(files, fileManifest, fileManifestSig)
 	slices.Sort(e.sum.Files)
+	e.sum.Warnings = e.warnings
+	e.sum.SignerFingerprint = md.Signer.Fingerprint
 	return sj.Close()
 }
 

@@ -17,6 +17,14 @@ func (e *exporter) writeReadmes(md metadata) error {
 	return writeFile(e.tmp, fileReadmeEN, []byte(readmeEN(md)))
 }
 
+func leftOut(md metadata) int64 {
+	var n int64
+	for _, v := range md.LeftOut.Records {
+		n += v
+	}
+	return n
+}
+
 func readmeFR(md metadata) string {
 	var b strings.Builder
 	ep := md.Episode
@@ -42,6 +50,10 @@ func readmeFR(md metadata) string {
 	}
 	fmt.Fprintf(&b, "\n- pic : %.1f requêtes/s ; %d requêtes ; niveau maximal : %s\n\n", ep.PeakRate, ep.Requests, ep.MaxLevel)
 	b.WriteString("Toutes les heures sont en UTC. Les enregistrements de source d'horloge trouvés sont listés dans metadata.json (`clock_records`).\n\n")
+	if n := leftOut(md); n > 0 {
+		fmt.Fprintf(&b, "**%d enregistrements de l'épisode ne sont pas inclus** : ils étaient plus récents que le dernier point de contrôle signé "+
+			"de leur segment au moment de l'export (metadata.json, `left_out`). Un export ultérieur les inclut.\n\n", n)
+	}
 	b.WriteString("## Contenu\n\n")
 	fmt.Fprintf(&b, "- `metadata.json` : fenêtre, affaire, TLP, horloge, jeux de données, options, comptes\n")
 	if md.Pseudonym.Enabled {
@@ -113,6 +125,10 @@ func readmeEN(md metadata) string {
 	}
 	fmt.Fprintf(&b, "\n- peak: %.1f requests/s; %d requests; max level: %s\n\n", ep.PeakRate, ep.Requests, ep.MaxLevel)
 	b.WriteString("All times are UTC. The clock source records found are listed in metadata.json (`clock_records`).\n\n")
+	if n := leftOut(md); n > 0 {
+		fmt.Fprintf(&b, "**%d records of the episode are not included**: they were newer than the latest signed checkpoint "+
+			"of their segment at export time (metadata.json, `left_out`). A later export includes them.\n\n", n)
+	}
 	b.WriteString("## Contents\n\n- `metadata.json`: window, case, TLP, clock, datasets, options, counts\n")
 	if md.Pseudonym.Enabled {
 		fmt.Fprintf(&b, "- `%s`: leaf hashes of the episode's records, without the records\n", entries)

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"preau/internal/shield/detect"
 )
 
 // The streams of an evidence directory, in the order a package lists them.
@@ -51,25 +53,61 @@ type Episode struct {
 	PeakRate    float64   // requests/s
 	Requests    int64
 	Baseline    float64
-	MaxLevel    string
+	MaxLevel    string // the detector's level name, e.g. "challenge"
 	TopSources  []Count
 	TopPrefixes []Count
 	TopNets     []Count
 	TopPaths    []Count
 	TopAgents   []Count
+
+	// Unsigned is set by ListEpisodes when some of the episode's events
+	// records are newer than the latest signed checkpoint of their segment
+	// (at most a minute old while Préau runs): an export now leaves them out.
+	// An episode known only from such records has nothing else filled in
+	// but ID and, when its start record is among them, the episode object
+	// that record holds.
+	Unsigned bool
 }
 
 // Open reports whether no episode_end record was found.
 func (e Episode) Open() bool { return e.End.IsZero() }
 
-// episodeJSON is the "episode" object of episode_start and episode_end.
+// number is a JSON number that the recorder writes as the string "NaN",
+// "+Inf" or "-Inf" when it is not finite (a rate divided by zero must not
+// lose a record). Non-finite values read as 0: nothing downstream (CSV,
+// STIX, metadata.json) can carry them, and the detector's rates are finite.
+type number float64
+
+func (n *number) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		switch s {
+		case "NaN", "+Inf", "-Inf":
+			*n = 0
+			return nil
+		}
+		return fmt.Errorf("number %q is neither a number nor NaN or ±Inf", s)
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*n = number(f)
+	return nil
+}
+
+// episodeJSON is the "episode" object of episode_start and episode_end
+// records (record.episodeJSON in the recorder).
 type episodeJSON struct {
 	ID          string          `json:"id"`
 	Start       time.Time       `json:"start"`
-	End         *time.Time      `json:"end"`
-	PeakRate    float64         `json:"peak_rate"`
+	End         *time.Time      `json:"end"` // absent while the episode is open
+	PeakRate    number          `json:"peak_rate"`
 	Requests    int64           `json:"requests"`
-	Baseline    float64         `json:"baseline"`
+	Baseline    number          `json:"baseline"`
 	MaxLevel    json.RawMessage `json:"max_level"`
 	TopSources  []Count         `json:"top_sources"`
 	TopPrefixes []Count         `json:"top_prefixes"`
@@ -80,7 +118,7 @@ type episodeJSON struct {
 
 func (e episodeJSON) episode() Episode {
 	ep := Episode{
-		ID: e.ID, Start: e.Start.UTC(), PeakRate: e.PeakRate, Requests: e.Requests, Baseline: e.Baseline,
+		ID: e.ID, Start: e.Start.UTC(), PeakRate: float64(e.PeakRate), Requests: e.Requests, Baseline: float64(e.Baseline),
 		MaxLevel: rawString(e.MaxLevel), TopSources: e.TopSources, TopPrefixes: e.TopPrefixes,
 		TopNets: e.TopNets, TopPaths: e.TopPaths, TopAgents: e.TopAgents,
 	}
@@ -90,38 +128,65 @@ func (e episodeJSON) episode() Episode {
 	return ep
 }
 
-// record is the union of the fields Export reads from any record kind.
-// Fields a kind does not have stay zero.
+// record is the union of the top-level fields Export reads from any record
+// kind of the recorder's schema (see package record). Fields a kind does
+// not have stay zero.
 type record struct {
 	V       int             `json:"v"`
 	Kind    string          `json:"kind"`
 	Time    time.Time       `json:"time"`
 	Episode json.RawMessage `json:"episode"` // object in episode_start/end, id string elsewhere
-	Level   json.RawMessage `json:"level"`
+	Level   json.RawMessage `json:"level"`   // the level's name
 	Reason  string          `json:"reason"`
+	// The detector's event fields; only a decision_summary's are read, and
+	// only when needed (see summary), so that a field of an unexpected
+	// type in another kind cannot make a record unreadable.
+	Fields json.RawMessage `json:"fields"`
 
-	// decision_summary
-	Since    time.Time        `json:"since"`
-	Until    time.Time        `json:"until"`
-	Requests int64            `json:"requests"`
-	Rate     float64          `json:"rate"`
-	Outcomes map[string]int64 `json:"outcomes"`
-	Classes  map[string]int64 `json:"classes"`
-
-	// source_minute and request
-	Minute time.Time `json:"minute"`
-	Addr   string    `json:"addr"`
-	First  time.Time `json:"first"`
-	Last   time.Time `json:"last"`
+	// source_minute (Addr also in request)
+	Minute   time.Time `json:"minute"`
+	Addr     string    `json:"addr"`
+	Requests int64     `json:"requests"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
 
 	// clock
-	Source       string `json:"source"`
-	Synchronized *bool  `json:"synchronized"`
+	ClockSource string `json:"clock_source"`
+	TimeSync    string `json:"time_sync"` // "yes", "no" or "unknown"
+	SyncSource  string `json:"sync_source"`
+	MaxErrorUS  *int64 `json:"max_error_us"`
+	EstErrorUS  *int64 `json:"est_error_us"`
+	Host        string `json:"host"`
 
 	// audit
 	Actor  string `json:"actor"`
 	Action string `json:"action"`
 }
+
+// summary is the "fields" object of a decision_summary record: the
+// detector's counts since the previous summary (one a second during an
+// episode, one a minute when calm).
+type summary struct {
+	Since    time.Time        `json:"since"`
+	Until    time.Time        `json:"until"`
+	Requests int64            `json:"requests"`
+	Rate     number           `json:"rate"` // suspect requests/s in the last window
+	Outcomes map[string]int64 `json:"outcomes"`
+	Classes  map[string]int64 `json:"classes"`
+}
+
+// summary decodes a decision_summary's fields; ok is false when they are
+// missing or malformed.
+func (r *record) summary() (s summary, ok bool) {
+	if len(r.Fields) == 0 || json.Unmarshal(r.Fields, &s) != nil {
+		return summary{}, false
+	}
+	return s, true
+}
+
+// suspectClasses are the classes whose requests the detector counts in an
+// episode (anonymous visitors and pass holders carry no credential).
+var suspectClasses = []string{"anonymous", "pass", "other"}
 
 // episodeID returns the episode a record belongs to ("" for none) and, for
 // episode_start and episode_end, the episode object.
@@ -152,6 +217,26 @@ type minRecord struct {
 	Kind    string          `json:"kind"`
 	Time    time.Time       `json:"time"`
 	Episode json.RawMessage `json:"episode"`
+}
+
+// levelRank orders the detector's level names.
+var levelRank = func() map[string]int {
+	m := map[string]int{}
+	for l := detect.Normal; l <= detect.BlockTopPrefixes; l++ {
+		m[l.String()] = int(l)
+	}
+	return m
+}()
+
+// levelAbove reports whether level a is higher than b. An unknown name
+// only replaces "".
+func levelAbove(a, b string) bool {
+	if b == "" {
+		return a != ""
+	}
+	ra, oka := levelRank[a]
+	rb, okb := levelRank[b]
+	return oka && okb && ra > rb
 }
 
 // rawString renders a JSON scalar (a level may be a name or a number) as

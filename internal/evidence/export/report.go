@@ -36,6 +36,7 @@ type reportData struct {
 	Attributed  bool
 	Pseudonym   bool
 	EntriesFile string
+	LeftOut     int64
 }
 
 // topRow is a sourceRow as the report template sees it.
@@ -109,6 +110,7 @@ func (e *exporter) writeReport(md metadata, rows []sourceRow) error {
 		Attributed:  e.o.Attributor != nil,
 		Pseudonym:   e.o.Pseudonymise != nil,
 		EntriesFile: fileEntries,
+		LeftOut:     e.sum.TotalLeftOut(),
 	}
 	if d.Pseudonym {
 		d.EntriesFile = fileLeaves
@@ -147,7 +149,21 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return "AS" + strconv.FormatUint(uint64(n), 10)
 	},
 	"upper": strings.ToUpper,
-	"deref": func(b *bool) bool { return b != nil && *b },
+	"sync": func(s string) string {
+		switch s {
+		case "yes":
+			return "oui / yes"
+		case "no":
+			return "non / no"
+		}
+		return "inconnu / unknown"
+	},
+	"us": func(p *int64) string {
+		if p == nil {
+			return "—"
+		}
+		return strconv.FormatInt(*p, 10) + " µs"
+	},
 }).Parse(`<!DOCTYPE html>
 <html lang="fr">
 <head>
@@ -189,7 +205,8 @@ pre{background:#f4f4f4;padding:.6em;overflow-x:auto}
 <tr><th scope="row">Adresses sources / source addresses</th><td class="n">{{.NSources}}</td></tr>
 <tr><th scope="row">Pseudonymisation</th><td>{{if .Pseudonym}}oui / yes — les adresses sont remplacées par des pseudonymes / addresses are replaced by pseudonyms{{else}}non / no{{end}}</td></tr>
 <tr><th scope="row">Requêtes brutes / raw requests</th><td>{{if .MD.Raw}}incluses / included{{else}}non incluses (agrégats seulement) / not included (aggregates only){{end}}</td></tr>
-</tbody>
+{{if .LeftOut}}<tr><th scope="row">Enregistrements non inclus / records left out</th><td class="n">{{.LeftOut}} (plus récents que le dernier point de contrôle signé à l'export / newer than the latest signed checkpoint at export)</td></tr>
+{{end}}</tbody>
 </table>
 </section>
 
@@ -253,10 +270,10 @@ Légitimes = membres, personnel, liste d'autorisation ; attaque admise = requêt
 <h2 id="h-clock">Horloge <span class="en" lang="en">/ Clock</span></h2>
 <table>
 <caption>Enregistrements de source d'horloge inclus <span class="en" lang="en">/ Clock source records included</span></caption>
-<thead><tr><th scope="col">Heure / time (UTC)</th><th scope="col">Source</th><th scope="col">Synchronisée / synchronised</th></tr></thead>
+<thead><tr><th scope="col">Heure / time (UTC)</th><th scope="col">Source</th><th scope="col">Synchronisée / synchronised</th><th scope="col">Erreur maximale / maximum error</th><th scope="col">Hôte / host</th></tr></thead>
 <tbody>
-{{range .MD.Clock}}<tr><td>{{utc .Time}}</td><td>{{.Source}}</td><td>{{if .Synchronized}}{{if deref .Synchronized}}oui / yes{{else}}non / no{{end}}{{else}}inconnu / unknown{{end}}</td></tr>
-{{else}}<tr><td colspan="3">Aucun enregistrement d'horloge trouvé / no clock record found</td></tr>
+{{range .MD.Clock}}<tr><td>{{utc .Time}}</td><td>{{.Source}}</td><td>{{sync .TimeSync}}</td><td class="n">{{us .MaxErrorUS}}</td><td>{{.Host}}</td></tr>
+{{else}}<tr><td colspan="5">Aucun enregistrement d'horloge trouvé / no clock record found</td></tr>
 {{end}}</tbody>
 </table>
 </section>

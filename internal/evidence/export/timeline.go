@@ -13,15 +13,24 @@ import (
 const maxBuckets = 1800
 
 // timeline accumulates the decision summaries' counts into buckets of equal
-// width, one second at first.
+// width, one second at first, and keeps their exact totals.
 type timeline struct {
-	t0    time.Time
-	width time.Duration
-	b     []tlBucket
+	t0     time.Time
+	width  time.Duration
+	b      []tlBucket
+	totals timelineTotals
 }
 
 // tlBucket holds request counts of the three series the report draws.
 type tlBucket struct{ legit, attack, blocked float64 }
+
+// timelineTotals are the requests of each series over the whole chart, in
+// metadata.json so that the chart can be checked against the records.
+type timelineTotals struct {
+	Legitimate int64 `json:"legitimate"`
+	Attack     int64 `json:"attack"`
+	Blocked    int64 `json:"blocked"`
+}
 
 func newTimeline(t0 time.Time) *timeline {
 	return &timeline{t0: t0.UTC().Truncate(time.Second), width: time.Second}
@@ -35,33 +44,76 @@ var (
 	refusedOutcome = []string{"blocked", "limited", "challenged", "queued", "shed"}
 )
 
-func sumKeys(m map[string]int64, keys []string) float64 {
+func sumKeys(m map[string]int64, keys []string) int64 {
 	var n int64
 	for _, k := range keys {
 		n += m[k]
 	}
-	return float64(n)
+	return n
 }
 
-func (t *timeline) add(r *record) {
-	since := r.Since
-	if since.IsZero() {
-		since = r.Time.Add(-time.Second)
+// series splits a summary's requests into the three series.
+func series(s summary) timelineTotals {
+	legit := sumKeys(s.Classes, legitClasses)
+	return timelineTotals{
+		Legitimate: legit,
+		Attack:     max(s.Outcomes["admitted"]-legit, 0),
+		Blocked:    sumKeys(s.Outcomes, refusedOutcome),
 	}
-	legit := sumKeys(r.Classes, legitClasses)
-	attack := max(float64(r.Outcomes["admitted"])-legit, 0)
-	blocked := sumKeys(r.Outcomes, refusedOutcome)
-	d := max(since.Sub(t.t0), 0)
-	for int(d/t.width) >= maxBuckets {
+}
+
+func (t *timelineTotals) add(o timelineTotals) {
+	t.Legitimate += o.Legitimate
+	t.Attack += o.Attack
+	t.Blocked += o.Blocked
+}
+
+// add spreads a summary's counts evenly over the time it covers, [since,
+// until): during an episode the detector summarises every second, but the
+// first summary of an episode covers the calm minute before it, which
+// would otherwise show as a one-second spike. at is the record's time, for
+// a summary without since.
+func (t *timeline) add(s summary, at time.Time) {
+	v := series(s)
+	t.totals.add(v)
+	since, until := s.Since.UTC(), s.Until.UTC()
+	if since.IsZero() {
+		since = at.UTC().Add(-time.Second)
+	}
+	since = later(since, t.t0) // what came before the episode is drawn at its start
+	if !until.After(since) {
+		until = since.Add(time.Nanosecond)
+	}
+	for int((until.Sub(t.t0)-1)/t.width) >= maxBuckets {
 		t.coarsen()
 	}
-	i := int(d / t.width)
-	for len(t.b) <= i {
+	first, last := int(since.Sub(t.t0)/t.width), int((until.Sub(t.t0)-1)/t.width)
+	for len(t.b) <= last {
 		t.b = append(t.b, tlBucket{})
 	}
-	t.b[i].legit += legit
-	t.b[i].attack += attack
-	t.b[i].blocked += blocked
+	span := float64(until.Sub(since))
+	for i := first; i <= last; i++ {
+		lo := later(since, t.t0.Add(time.Duration(i)*t.width))
+		hi := earlier(until, t.t0.Add(time.Duration(i+1)*t.width))
+		f := float64(hi.Sub(lo)) / span
+		t.b[i].legit += f * float64(v.Legitimate)
+		t.b[i].attack += f * float64(v.Attack)
+		t.b[i].blocked += f * float64(v.Blocked)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func (t *timeline) coarsen() {

@@ -359,6 +359,9 @@ type entriesResult struct {
 	sources  map[string]*sourceAgg
 	minutes  int64
 	episode  *episodeJSON // from episode_end, else episode_start
+	// decision summaries and the chart's totals recomputed from them
+	summaries int64
+	timeline  timelineTotals
 }
 
 // lineReader reads lines of at most maxLine bytes.
@@ -614,6 +617,12 @@ func checkMembership(rec []byte, e entryLine, line int, file string, ep episodeR
 			if ok && obj != nil && (res.episode == nil || r.Kind == kindEpisodeEnd) {
 				res.episode = obj
 			}
+			if ok && r.Kind == kindDecisionSummary {
+				res.summaries++
+				if s, sok := r.summary(); sok {
+					res.timeline.add(series(s))
+				}
+			}
 		case r.Kind == kindClock:
 			ok = id == "" && !r.Time.After(ep.end)
 		case r.Kind == kindAudit:
@@ -664,6 +673,12 @@ func (v *verifier) checkCounts(md metadata, res entriesResult) {
 	}
 	if md.Counts.SourceMinutes != res.minutes {
 		v.add(fileMetadata, CheckMetadata, "counts %d source_minute records, the entries hold %d", md.Counts.SourceMinutes, res.minutes)
+	}
+	if md.Counts.DecisionSummaries != res.summaries {
+		v.add(fileMetadata, CheckMetadata, "counts %d decision_summary records, the entries hold %d", md.Counts.DecisionSummaries, res.summaries)
+	}
+	if md.Timeline.timelineTotals != res.timeline {
+		v.add(fileMetadata, CheckMetadata, "timeline totals %+v differ from the decision_summary entries' %+v", md.Timeline.timelineTotals, res.timeline)
 	}
 	if res.episode != nil {
 		if e := res.episode.episode(); !e.Start.Equal(md.Episode.Start) {
@@ -716,7 +731,7 @@ func (v *verifier) checkCSVs(md metadata, res entriesResult) [][]string {
 		if !slices.Equal(r, want) {
 			v.add(fileEpisodesCSV, CheckCSV, "row %q disagrees with %s (%q)", r, fileMetadata, want)
 		}
-		if e := res.episode; e != nil && e.End != nil && (e.Requests != ep.Requests || e.PeakRate != ep.PeakRate) {
+		if e := res.episode; e != nil && e.End != nil && (e.Requests != ep.Requests || float64(e.PeakRate) != ep.PeakRate) {
 			v.add(fileEpisodesCSV, CheckCSV, "requests or peak rate disagree with the episode_end record")
 		}
 	}

@@ -157,8 +157,13 @@ func TestVerifyChecksContentBeyondTheManifest(t *testing.T) {
 	out, _ := mustExport(t, sc, func(o *Options) { o.Raw = false })
 	dir := copyDir(t, out)
 	b, _ := os.ReadFile(filepath.Join(dir, fileSourcesCSV))
-	b = bytes.Replace(b, []byte(",20,"), []byte(",2000,"), 1)
-	os.WriteFile(filepath.Join(dir, fileSourcesCSV), b, 0o600)
+	row := csvRow(sc, sc.addrs[0], true)
+	n := sc.truth.sources[sc.addrs[0]].requests
+	inflated := strings.Replace(row, ","+itoa(n)+",", ","+itoa(100*n)+",", 1)
+	if row == inflated || !bytes.Contains(b, []byte(row)) {
+		t.Fatalf("sources.csv lacks %q:\n%s", row, b)
+	}
+	os.WriteFile(filepath.Join(dir, fileSourcesCSV), bytes.Replace(b, []byte(row), []byte(inflated), 1), 0o600)
 	probs, err := Verify(dir)
 	if err != nil {
 		t.Fatal(err)

@@ -36,6 +36,9 @@ func (j *Journal) Checkpoint() (Checkpoint, error) {
 	if j.closed.Load() {
 		return Checkpoint{}, fmt.Errorf("journal: checkpoint: %w", ErrClosed)
 	}
+	if j.readOnly {
+		return Checkpoint{}, fmt.Errorf("journal: checkpoint: %w", ErrReadOnly)
+	}
 	j.cpMu.Lock()
 	defer j.cpMu.Unlock()
 

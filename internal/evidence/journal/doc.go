@@ -34,7 +34,7 @@
 //	signing.pub      note verifier key, mode 0644
 //	checkpoint       the latest signed checkpoint (replaced atomically)
 //	checkpoints.log  every checkpoint ever signed, one JSON object a line
-//	LOCK             flock(2)ed while a process has the journal open
+//	LOCK             flock(2)ed while a process has the journal open for writing
 //
 // All integers are big-endian. records.dat starts with a 16-byte header: the
 // magic "PREAUREC", a uint32 format version (1) and four zero bytes. Each
@@ -71,4 +71,14 @@
 // operator action that moves a damaged tail aside into a side file, and it
 // refuses to cut into records that a signed checkpoint already covers.
 // [Journal.Verify] audits the whole journal.
+//
+// # Reading a journal another process writes
+//
+// [Open] takes an exclusive lock, so a second process cannot open a
+// journal that a running Préau holds. [OpenReadOnly] takes no lock and
+// writes nothing; it serves the records the latest signed checkpoint covers
+// and only those: they never change while the writer appends after them,
+// and the checkpoint is what proves them. Records appended since are
+// counted ([Journal.Uncovered]) and can be peeked at without any guarantee
+// ([Journal.ScanUncovered]); the next checkpoint covers them.
 package journal

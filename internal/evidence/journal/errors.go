@@ -15,6 +15,10 @@ var (
 
 	// ErrTooLarge reports a record longer than MaxRecordSize.
 	ErrTooLarge = errors.New("journal: record too large")
+
+	// ErrReadOnly reports an Append or a Checkpoint on a journal opened
+	// with OpenReadOnly.
+	ErrReadOnly = errors.New("journal: opened read-only")
 )
 
 // A CorruptError reports journal files that are damaged or disagree with each

@@ -73,6 +73,12 @@ type Journal struct {
 	cpMu   sync.Mutex // serialises Checkpoint's file writes
 	latest atomic.Pointer[Checkpoint]
 
+	// readOnly journals (OpenReadOnly) have no writer goroutine and serve
+	// the records of the latest checkpoint only; uncovered counts the
+	// records after it when the journal was opened.
+	readOnly  bool
+	uncovered int64
+
 	// Owned by the writer goroutine.
 	failed  error // sticky: after a failed write the files' tails are unknown
 	recBuf  []byte
@@ -306,6 +312,9 @@ func (j *Journal) Size() int64 { return j.state.Load().n }
 // appended. After a write or fsync failure the journal refuses all further
 // appends: the files' tails are then unknown, and reopening checks them.
 func (j *Journal) Append(records ...[]byte) (first int64, err error) {
+	if j.readOnly {
+		return 0, fmt.Errorf("journal: append: %w", ErrReadOnly)
+	}
 	for i, r := range records {
 		if len(r) > MaxRecordSize {
 			return 0, fmt.Errorf("journal: append: record %d is %d bytes: %w", i, len(r), ErrTooLarge)

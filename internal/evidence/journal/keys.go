@@ -39,14 +39,22 @@ func validOrigin(s string) bool {
 // history.
 func loadOrCreateKey(dir, origin string, mayCreate bool) (*identity, error) {
 	keyPath := filepath.Join(dir, keyName)
-	info, err := os.Stat(keyPath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	if _, err := os.Lstat(keyPath); errors.Is(err, fs.ErrNotExist) {
 		if !mayCreate {
 			return nil, fmt.Errorf("journal: signing key %s is missing but the journal holds data; refusing to create a new identity", keyPath)
 		}
 		return createKey(dir, origin)
-	case err != nil:
+	}
+	return loadKey(dir, origin, true)
+}
+
+// loadKey reads the identity stored in dir. A missing signing.pub is
+// rewritten from the key when writePub, and otherwise only derived: a
+// read-only open writes nothing.
+func loadKey(dir, origin string, writePub bool) (*identity, error) {
+	keyPath := filepath.Join(dir, keyName)
+	info, err := os.Stat(keyPath)
+	if err != nil {
 		return nil, fmt.Errorf("journal: signing key: %w", err)
 	}
 	if perm := info.Mode().Perm(); perm&0o077 != 0 {
@@ -70,6 +78,9 @@ func loadOrCreateKey(dir, origin string, mayCreate bool) (*identity, error) {
 	pub, err := os.ReadFile(pubPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
+		if !writePub {
+			break
+		}
 		if err := writeFileAtomic(dir, pubName, []byte(id.vkey+"\n"), 0o644); err != nil {
 			return nil, err
 		}

@@ -503,6 +503,21 @@ func (d *Detector) IsBlocked(a netip.Addr) bool {
 	return d.Level() >= BlockTopPrefixes && d.IsSuspect(a)
 }
 
+// BlockingPrefix returns the blocked prefix that contains a, at the top
+// level only (IsBlocked with the prefix). It does not allocate.
+func (d *Detector) BlockingPrefix(a netip.Addr) (netip.Prefix, bool) {
+	if d.Level() < BlockTopPrefixes {
+		return netip.Prefix{}, false
+	}
+	a = a.Unmap()
+	for _, p := range *d.blockedP.Load() {
+		if p.Contains(a) {
+			return p, true
+		}
+	}
+	return netip.Prefix{}, false
+}
+
 // IsSuspect reports, during an episode (TightenBuckets and up), whether a is
 // in one of the prefixes carrying the attack: the list BlockedPrefixes
 // would block at the top level. It does not allocate.

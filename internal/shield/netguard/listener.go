@@ -25,6 +25,14 @@ type Config struct {
 	// goroutines and from Read, possibly concurrently: it must be fast and
 	// safe for concurrent use (incrementing a counter is the intent).
 	OnRefuse func(reason string, client netip.Addr)
+	// Shed, when set, is asked about every connection once its client
+	// address is known (at accept, or after a trusted proxy's PROXY header)
+	// and before the caps; true closes it with a reset, reason "shed". It is
+	// meant for the networks an attack comes from: a flood's connection then
+	// costs an accept and a close instead of an HTTP exchange. It runs on the
+	// accept loop, so it must be fast, non-blocking and safe for concurrent
+	// use.
+	Shed func(client netip.Addr) bool
 }
 
 // DefaultHeaderTimeout is used when Config.HeaderTimeout is not positive.
@@ -35,6 +43,7 @@ const (
 	ReasonProxyHeader = "proxy_header"
 	ReasonPerAddr     = "per_addr"
 	ReasonPerPrefix   = "per_prefix"
+	ReasonShed        = "shed"
 )
 
 // errRefused is returned by Read on a connection refused after Accept (an
@@ -68,7 +77,8 @@ var errRefused = errors.New("netguard: connection refused: PROXY header from an 
 // Refusals ("proxy_header": a PROXY signature from a peer whose header is
 // not honoured — untrusted, or trusted while ProxyProtocol is off — or a
 // trusted peer's header that is missing, malformed or later than
-// HeaderTimeout; "per_addr", "per_prefix": a cap) close the connection with
+// HeaderTimeout; "shed": Config.Shed said so; "per_addr", "per_prefix": a
+// cap) close the connection with
 // a reset (SO_LINGER 0), leaving no TIME_WAIT socket behind, and call
 // OnRefuse once.
 //
@@ -179,6 +189,11 @@ func (l *Listener) loop() {
 		c.sniff = true
 		c.pending.Store(true)
 		if !trusted {
+			if l.shed(peer.Addr()) {
+				abort(raw)
+				l.refuse(ReasonShed, peer.Addr())
+				continue
+			}
 			if reason := l.acquire(c, peer.Addr()); reason != "" {
 				abort(raw)
 				l.refuse(reason, peer.Addr())
@@ -253,6 +268,11 @@ func (l *Listener) handshake(raw net.Conn, peer netip.AddrPort) {
 		c.client = src.Addr()
 		c.remote = net.TCPAddrFromAddrPort(src)
 		c.local = net.TCPAddrFromAddrPort(h.Destination)
+		if l.shed(c.client) {
+			abort(c)
+			l.refuse(ReasonShed, c.client)
+			return
+		}
 		if reason := l.acquire(c, c.client); reason != "" {
 			abort(c)
 			l.refuse(reason, c.client)
@@ -266,6 +286,10 @@ func (l *Listener) refuse(reason string, client netip.Addr) {
 	if f := l.cfg.OnRefuse; f != nil {
 		f(reason, client)
 	}
+}
+
+func (l *Listener) shed(client netip.Addr) bool {
+	return l.cfg.Shed != nil && client.IsValid() && l.cfg.Shed(normAddr(client))
 }
 
 func (l *Listener) isTrusted(a netip.Addr) bool { return inPrefixes(a, l.trusted) }

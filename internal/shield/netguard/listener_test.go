@@ -590,3 +590,31 @@ func TestReadFrom(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+// Shed closes the connections it names before they reach Accept, whether
+// the client address is the TCP peer or comes from a trusted proxy's
+// header, and before they take a cap's slot.
+func TestShedClosesNamedClients(t *testing.T) {
+	shed := netip.MustParsePrefix("127.9.0.0/16")
+	l, refused := newTestListener(t, Config{TrustedProxies: prefixes("127.0.0.1/32"), ProxyProtocol: true, MaxPerAddr: 1,
+		Shed: func(a netip.Addr) bool { return shed.Contains(a) || a == netip.MustParseAddr("203.0.113.66") }})
+	for range 3 { // more than MaxPerAddr: a shed connection holds no slot
+		c := dialRefused(t, l, "127.9.1.2")
+		waitRefusal(t, refused, ReasonShed, "127.9.1.2")
+		closedByServer(t, c)
+	}
+	dialFrom(t, l, "127.10.1.2")
+	if s := accept(t, l); ClientAddr(s) != netip.MustParseAddr("127.10.1.2") {
+		t.Fatalf("accepted %v", ClientAddr(s))
+	}
+	c := dialFrom(t, l, "127.0.0.1")
+	write(t, c, encodeV1(ap("203.0.113.66:1"), ap("198.51.100.1:443")))
+	waitRefusal(t, refused, ReasonShed, "203.0.113.66")
+	closedByServer(t, c)
+	c = dialFrom(t, l, "127.0.0.1")
+	write(t, c, encodeV1(ap("203.0.113.67:1"), ap("198.51.100.1:443")))
+	if s := accept(t, l); ClientAddr(s) != netip.MustParseAddr("203.0.113.67") {
+		t.Fatalf("accepted %v", ClientAddr(s))
+	}
+	noRefusal(t, refused)
+}
