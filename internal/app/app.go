@@ -222,6 +222,7 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 			TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist, Blocklist: bl,
 			LoginRoutes: []string{"POST /login", "POST /api/v1/login"}, LoginSlots: runtime.GOMAXPROCS(0),
 			Gates: gates, Stylesheet: web.StylesheetURL(), SecureCookies: secure,
+			DetectWarmup: cfg.DetectWarmup, DetectExitAfter: cfg.DetectExitAfter,
 			Sink: a.evidence, Log: a.Log,
 		}, a.Metrics)
 		if err != nil {

@@ -55,7 +55,8 @@ func shieldCmd(ctx context.Context, args []string, stderr io.Writer, ready chan<
 		return err
 	}
 	sh, err := shield.New(shield.Config{Key: secret, TrustedProxies: cfg.TrustedProxies, Allowlist: cfg.Allowlist,
-		Gates: gates, Sink: detect.SlogSink{Logger: log}, Log: log}, metrics)
+		Gates: gates, Sink: detect.SlogSink{Logger: log}, Log: log,
+		DetectWarmup: cfg.DetectWarmup, DetectExitAfter: cfg.DetectExitAfter}, metrics)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,8 @@ type Config struct {
 	Allowlist         []netip.Prefix // school networks: never challenged nor rate limited
 	MaxConnsPerAddr   int
 	MaxConnsPerPrefix int
+	DetectWarmup      time.Duration // the detector learns normal traffic this long before any episode
+	DetectExitAfter   time.Duration // calm this long ends an episode
 
 	// Evidence records attack episodes, sampled requests and the admin
 	// audit log in tamper-evident journals (internal/evidence/record).
@@ -120,6 +122,8 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.StringVar(&allow, "allowlist", "", "comma-separated school networks (NAT ranges) never challenged nor rate limited (PREAU_ALLOWLIST)")
 	fs.IntVar(&c.MaxConnsPerAddr, "max-conns-per-addr", 256, "concurrent connections per client address; a school NAT counts as one (PREAU_MAX_CONNS_PER_ADDR)")
 	fs.IntVar(&c.MaxConnsPerPrefix, "max-conns-per-prefix", 1024, "concurrent connections per /24 or /56 (PREAU_MAX_CONNS_PER_PREFIX)")
+	fs.DurationVar(&c.DetectWarmup, "detect-warmup", 30*time.Second, "time the attack detector learns normal traffic after start-up before it may open an episode (PREAU_DETECT_WARMUP)")
+	fs.DurationVar(&c.DetectExitAfter, "detect-exit-after", 30*time.Second, "calm time that ends an attack episode (PREAU_DETECT_EXIT_AFTER)")
 	fs.BoolVar(&c.Evidence, "evidence", true, "record attack episodes, sampled requests and admin actions in tamper-evident journals (PREAU_EVIDENCE)")
 	fs.StringVar(&c.EvidenceDir, "evidence-dir", "", "directory of the evidence journals; defaults to DATA/evidence (PREAU_EVIDENCE_DIR)")
 	fs.StringVar(&retention, "evidence-retention", "", "how long each evidence stream is kept, e.g. requests=90d,events=365d,sources=365d (PREAU_EVIDENCE_RETENTION)")
@@ -266,6 +270,9 @@ func (c *Config) validate() []error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.LogFormat))
+	}
+	if c.DetectWarmup < time.Second || c.DetectExitAfter < time.Second {
+		errs = append(errs, errors.New("--detect-warmup and --detect-exit-after must be at least 1s (the detector's window)"))
 	}
 	if c.EvidenceSampleEvery < 1 {
 		errs = append(errs, errors.New("--evidence-sample-every must be at least 1"))

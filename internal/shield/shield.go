@@ -65,7 +65,11 @@ type Config struct {
 	Stylesheet    string
 	SecureCookies bool
 	Sink          detect.Sink // events for the evidence log
-	Log           *slog.Logger
+	// DetectWarmup and DetectExitAfter tune the detector (30 s each): how
+	// long it learns the normal traffic before it may open an episode, and
+	// how long the traffic must stay calm before an episode ends.
+	DetectWarmup, DetectExitAfter time.Duration
+	Log                           *slog.Logger
 	Now           func() time.Time
 }
 
@@ -170,7 +174,7 @@ func New(cfg Config, metrics *Metrics) (*Shield, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shield: challenge: %w", err)
 	}
-	s.det = detect.New(detect.Config{Sink: cfg.Sink, Now: cfg.Now})
+	s.det = detect.New(detect.Config{Sink: cfg.Sink, Now: cfg.Now, Warmup: cfg.DetectWarmup, ExitAfter: cfg.DetectExitAfter})
 	if metrics != nil {
 		metrics.watch(s)
 	}
