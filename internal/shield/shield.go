@@ -70,7 +70,7 @@ type Config struct {
 	// how long the traffic must stay calm before an episode ends.
 	DetectWarmup, DetectExitAfter time.Duration
 	Log                           *slog.Logger
-	Now           func() time.Time
+	Now                           func() time.Time
 }
 
 // Shield is the request-level defence. It is safe for concurrent use.
