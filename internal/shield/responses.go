@@ -2,7 +2,10 @@ package shield
 
 import (
 	"encoding/json"
+	"fmt"
+	"html"
 	"html/template"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -46,32 +49,74 @@ func lang(r *http.Request) string {
 	return "fr"
 }
 
+// refusalBodies are the refusal answers rendered once per language and
+// reason when the shield starts: under a flood most requests end here,
+// and executing a template for each cost a third of the CPU. A page is
+// cut in two around the "try again" link, the only part that varies.
+type refusalBodies struct {
+	json map[string]map[string][]byte    // lang → reason → {"error":…}
+	page map[string]map[string][2][]byte // lang → reason → page before and after the link's address
+}
+
+// againMarker stands for the link's address while the pages are rendered;
+// html/template leaves it as it is in a URL attribute.
+const againMarker = "/__preau_again__"
+
+func renderRefusals(stylesheet string) (refusalBodies, error) {
+	b := refusalBodies{json: map[string]map[string][]byte{}, page: map[string]map[string][2][]byte{}}
+	for l, texts := range refusals {
+		b.json[l], b.page[l] = map[string][]byte{}, map[string][2][]byte{}
+		for reason, msg := range texts {
+			var body struct {
+				Error struct {
+					Code    string `json:"code"`
+					Message string `json:"message"`
+				} `json:"error"`
+			}
+			body.Error.Code, body.Error.Message = "shield_"+reason, msg
+			j, err := json.Marshal(body)
+			if err != nil {
+				return b, fmt.Errorf("shield: refusal %s/%s: %w", l, reason, err)
+			}
+			b.json[l][reason] = append(j, '\n')
+			var page strings.Builder
+			if err := refusalPage.Execute(&page, map[string]string{"Lang": l, "Title": texts["title"], "Message": msg,
+				"Retry": texts["retry"], "Again": againMarker, "CSS": stylesheet}); err != nil {
+				return b, fmt.Errorf("shield: refusal page %s/%s: %w", l, reason, err)
+			}
+			before, after, ok := strings.Cut(page.String(), againMarker)
+			if !ok {
+				return b, fmt.Errorf("shield: refusal page %s/%s: the link's address was escaped", l, reason)
+			}
+			b.page[l][reason] = [2][]byte{[]byte(before), []byte(after)}
+		}
+	}
+	return b, nil
+}
+
 // refuse answers a request the shield turns away: JSON for API clients,
 // a small accessible page for browsers, with Retry-After when known.
 func (s *Shield) refuse(w http.ResponseWriter, r *http.Request, status int, reason string, wait time.Duration) {
 	retryAfter(w, wait)
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
 	l := lang(r)
-	msg := refusals[l][reason]
 	if !isPageRequest(r) {
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		h.Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(status)
-		var body struct {
-			Error struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
-			} `json:"error"`
-		}
-		body.Error.Code, body.Error.Message = "shield_"+reason, msg
-		json.NewEncoder(w).Encode(body)
+		w.Write(s.refusals.json[l][reason])
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
+	// The address asked for, to try again: a path on this site (RequestURI
+	// is already percent-encoded), escaped for the attribute.
 	again := r.URL.RequestURI()
-	if !strings.HasPrefix(again, "/") || strings.HasPrefix(again, "//") {
+	if !strings.HasPrefix(again, "/") || strings.HasPrefix(again, "//") || strings.HasPrefix(again, "/\\") {
 		again = "/"
 	}
-	refusalPage.Execute(w, map[string]string{"Lang": l, "Title": refusals[l]["title"], "Message": msg,
-		"Retry": refusals[l]["retry"], "Again": again, "CSS": s.cfg.Stylesheet})
+	page := s.refusals.page[l][reason]
+	w.Write(page[0])
+	io.WriteString(w, html.EscapeString(again))
+	w.Write(page[1])
 }

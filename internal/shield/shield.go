@@ -75,16 +75,17 @@ type Config struct {
 
 // Shield is the request-level defence. It is safe for concurrent use.
 type Shield struct {
-	cfg     Config
-	cls     classifier
-	limits  ratelimit.Pair
-	adm     *admission.Limiter
-	logins  *admission.Budget
-	room    *waitroom.Room
-	chal    *challenge.Challenger
-	det     *detect.Detector
-	metrics *Metrics
-	logRE   map[string]bool
+	cfg      Config
+	refusals refusalBodies
+	cls      classifier
+	limits   ratelimit.Pair
+	adm      *admission.Limiter
+	logins   *admission.Budget
+	room     *waitroom.Room
+	chal     *challenge.Challenger
+	det      *detect.Detector
+	metrics  *Metrics
+	logRE    map[string]bool
 	// logPages are the paths of the sign-in forms (the paths of the login
 	// routes), whose page is the door the waiting room guards while the
 	// password checks are congested.
@@ -173,6 +174,9 @@ func New(cfg Config, metrics *Metrics) (*Shield, error) {
 		StylesheetURL: cfg.Stylesheet, ClientAddr: s.clientAddr, DifficultyFor: s.difficulty, SecureCookie: cfg.SecureCookies, Now: cfg.Now})
 	if err != nil {
 		return nil, fmt.Errorf("shield: challenge: %w", err)
+	}
+	if s.refusals, err = renderRefusals(cfg.Stylesheet); err != nil {
+		return nil, err
 	}
 	s.det = detect.New(detect.Config{Sink: cfg.Sink, Now: cfg.Now, Warmup: cfg.DetectWarmup, ExitAfter: cfg.DetectExitAfter})
 	if metrics != nil {
