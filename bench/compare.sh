@@ -51,7 +51,14 @@
 #                          students alone (the reference for "% of no attack")
 #   STUDENTS [300]         students of the closed loop (preau storm --students)
 #   SIZE [30x30]           demo school size (classes x students per class)
-#   SOURCES [rotating]     flood sources (preau storm --sources)
+#   SOURCES [rotating]     flood sources (preau storm --sources); "forwarded"
+#                          sends the same 10,000 rotating addresses in
+#                          X-Forwarded-For over keep-alive connections from
+#                          127.0.0.1, as behind a reverse proxy or a CDN:
+#                          Préau then trusts 127.0.0.1 (--trusted-proxies)
+#                          and nginx takes the client from X-Forwarded-For
+#                          (real_ip), so that every setup limits the same
+#                          10,000 clients
 #   SETUPS [shield,noshield,nginx]  which setups, in the table's order
 #   CAPACITY [unset]       requests/s; unset = measured once on setup (b)
 #   ALLOWLIST [127.0.0.1/32]  the students' address, a school NAT: Préau's
@@ -263,7 +270,10 @@ start_preau() { # setup
 	local cmd=("$PREAU_BIN" demo --size "$SIZE" --addr "$addr" --data "$data" --log-level warn --shutdown-timeout 5s)
 	[[ -n $ALLOWLIST ]] && cmd+=(--allowlist "$ALLOWLIST")
 	case $setup in
-	shield) cmd+=(--shield=true) ;;
+	shield)
+		cmd+=(--shield=true)
+		[[ $SOURCES == forwarded ]] && cmd+=(--trusted-proxies 127.0.0.1/32)
+		;;
 	noshield) cmd+=(--shield=false) ;;
 	# nginx's connections carry many clients: Préau believes its
 	# X-Forwarded-For and does not cap them as one address's.
@@ -291,6 +301,8 @@ start_nginx() { # upstream
 		IFS=, read -r -a nets <<<"$ALLOWLIST"
 		for net in "${nets[@]}"; do exempt+="$net 1; "; done
 	fi
+	local realip=""
+	[[ $SOURCES == forwarded ]] && realip="set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;"
 	local workers=auto nofile conns
 	[[ $CPU_MODE != none ]] && workers=$(cpu_count_list "$CPU_TARGET")
 	nofile=$(ulimit -Hn)
@@ -302,7 +314,7 @@ start_nginx() { # upstream
 	local c='/^[[:space:]]*#/!'
 	sed -e "${c}s|@PREFIX@|$dir|g" -e "${c}s|@WORKERS@|$workers|g" -e "${c}s|@LISTEN@|$NGINX_ADDR|g" \
 		-e "${c}s|@NOFILE@|$nofile|g" -e "${c}s|@CONNS@|$conns|g" \
-		-e "${c}s|@UPSTREAM@|$1|g" -e "${c}s|@EXEMPT@|$exempt|g" "$TEMPLATE" >"$dir/nginx.conf"
+		-e "${c}s|@UPSTREAM@|$1|g" -e "${c}s|@EXEMPT@|$exempt|g" -e "${c}s|@REALIP@|$realip|g" "$TEMPLATE" >"$dir/nginx.conf"
 	nginx -t -q -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/nginx-t.log" 2>&1 ||
 		{ cat "$dir/nginx-t.log" >&2; die "nginx -t failed on $dir/nginx.conf"; }
 	local cmd=(nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log")
@@ -563,7 +575,7 @@ for s in "${SETUP_LIST[@]}"; do CPU_CHECK+="${CPU_CHECK:+; }$s: ${CPUS_SEEN[$s]:
 	echo "- Command: \`$COMMAND\`"
 	echo "- CPU placement: $(cpu_describe); checked (Cpus_allowed_list): $CPU_CHECK; storm on $STORM_CPUS"
 	echo "- Capacity: **$CAPACITY requests/s**, $CAPACITY_HOW; every run gets \`--capacity $CAPACITY\`, so the floods are identical"
-	echo "- Each multiple: one \`preau storm --scenario sweep --multiples M --step $STEP\` run: $STUDENTS students (demo school $SIZE, closed loop) against a flood of anonymous \`GET /\` and \`GET /login\` at M × capacity from \`--sources $SOURCES\` (10,000 loopback addresses, one request per connection)"
+	echo "- Each multiple: one \`preau storm --scenario sweep --multiples M --step $STEP\` run: $STUDENTS students (demo school $SIZE, closed loop) against a flood of anonymous \`GET /\` and \`GET /login\` at M × capacity from \`--sources $SOURCES\` ($([[ $SOURCES == forwarded ]] && echo "10,000 loopback addresses in X-Forwarded-For over keep-alive connections from a trusted 127.0.0.1" || echo "10,000 loopback addresses, one request per connection"))"
 	echo "- Setups: **shield** = \`preau demo\` (shield on); **noshield** = \`--shield=false\`; **nginx** = \`--shield=false --trusted-proxies 127.0.0.1/32\` behind nginx (\`bench/nginx/nginx.conf.tmpl\`: limit_req 5 r/s burst 100 nodelay and limit_conn 20 per address, 429 when refused)$ALLOW_NOTE"
 	echo "- Attack reach: $REACH_HOW"
 	echo "- Achieved rate: attack requests the generator sent / (M × capacity × $STEP_S s); below 90 % the flood was not fully sent (marked ⚠)"

@@ -59,7 +59,7 @@ func stormCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&rate, "rate", 0, "flood requests per second (or use --multiple and --capacity)")
 	fs.Float64Var(&multiple, "multiple", 10, "flood rate as a multiple of --capacity")
 	fs.Float64Var(&capacity, "capacity", 0, "the target's measured capacity in requests per second")
-	fs.StringVar(&srcMode, "sources", "rotating", "flood sources: few, one16, rotating or mix (mix needs the target to trust PROXY headers from 127.0.0.1)")
+	fs.StringVar(&srcMode, "sources", "rotating", "flood sources: few, one16, rotating, forwarded or mix (forwarded: rotating addresses in X-Forwarded-For over keep-alive connections, as behind a reverse proxy; it needs the target to trust 127.0.0.1 in --trusted-proxies; mix needs it to trust PROXY headers from 127.0.0.1)")
 	fs.StringVar(&paths, "paths", "/,/login", "comma-separated paths the flood asks for")
 	fs.BoolVar(&loginFlood, "login-flood", false, "mixed, sweep: the flood is credential stuffing (POST /api/v1/login with wrong passwords on the students' accounts) instead of GETs")
 	fs.IntVar(&conns, "conns", 200, "connections held open (slowloris, slowpost)")

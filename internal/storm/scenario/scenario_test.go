@@ -3,8 +3,12 @@ package scenario_test
 import (
 	"context"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,5 +273,42 @@ func TestFloodOne16(t *testing.T) {
 	logFlood(t, r)
 	if r.Completed == 0 || r.Sent+r.Dropped != 50 {
 		t.Errorf("want the 50 requests scheduled and answered")
+	}
+}
+
+// A forwarded flood carries a new source address in X-Forwarded-For on
+// every request, over a few keep-alive connections from 127.0.0.1.
+func TestFloodForwardedRotatesXFF(t *testing.T) {
+	var mu sync.Mutex
+	peers, xff := map[string]bool{}, map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		peers[host] = true
+		xff[r.Header.Get("X-Forwarded-For")]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	var conns atomic.Int64
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	f := scenario.Flood{Rate: 400, Duration: time.Second, Sources: scenario.SourcesForwarded, MaxInFlight: 8}
+	r := f.Run(context.Background(), scenario.Target{URL: srv.URL})
+	logFlood(t, r)
+	mu.Lock()
+	defer mu.Unlock()
+	if r.Completed != 400 || len(xff) != 400 || !peers["127.0.0.1"] || len(peers) != 1 {
+		t.Errorf("completed %d, %d distinct X-Forwarded-For, peers %v", r.Completed, len(xff), peers)
+	}
+	for a := range xff {
+		if p, err := netip.ParseAddr(a); err != nil || !netip.MustParsePrefix("127.0.0.0/8").Contains(p) {
+			t.Errorf("X-Forwarded-For %q", a)
+		}
+	}
+	if n := conns.Load(); n > 8 {
+		t.Errorf("%d connections for 400 requests: keep-alive not used", n)
 	}
 }
