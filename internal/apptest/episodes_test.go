@@ -99,6 +99,10 @@ func TestEpisodesPageExportsAVerifiablePackage(t *testing.T) {
 		!strings.Contains(page, "preau evidence verify") || !strings.Contains(page, "sha256sum -c MANIFEST.sha256") {
 		t.Fatalf("episodes page: %d", code)
 	}
+	// The episode's traffic, drawn from its recorded decision summaries.
+	if !strings.Contains(page, `<svg viewBox="0 0 600 180" role="img" aria-label="Requêtes par seconde pendant l&#39;épisode`) {
+		t.Error("episodes page without the episode's traffic chart")
+	}
 	if !strings.Contains(page, `action="/admin/shield/episodes/`+ep.ID+`/export"`) || !strings.Contains(page, `name="csrf"`) {
 		t.Error("episodes page without the export form")
 	}

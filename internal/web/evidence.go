@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"io/fs"
 	"net/http"
@@ -29,10 +30,16 @@ import (
 var tlpLevels = []string{stix.TLPClear, stix.TLPGreen, stix.TLPAmber, stix.TLPAmberStrict, stix.TLPRed}
 
 type episodesData struct {
-	Episodes []record.EpisodeSummary // newest first
+	Episodes []episodeView // newest first
 	TLPs     []string
 	Failed   string   // the episode whose export form has errors
 	Signers  []signer // keys that sign the packages, newest first
+}
+
+// episodeView is an episode with its traffic chart.
+type episodeView struct {
+	record.EpisodeSummary
+	Chart template.HTML
 }
 
 // signer is the signing key of one month's events segment: a package's
@@ -90,7 +97,12 @@ func (h *handler) renderEpisodes(w http.ResponseWriter, r *http.Request, p *auth
 	if pg.Form == nil {
 		pg.Form = map[string]string{"tlp": stix.TLPAmber, "format": "tar.gz"}
 	}
-	pg.Data = episodesData{Episodes: eps, TLPs: tlpLevels, Failed: failed, Signers: h.signers()}
+	lang := h.lang(r, p)
+	views := make([]episodeView, len(eps))
+	for i, ep := range eps {
+		views[i] = episodeView{EpisodeSummary: ep, Chart: episodeChart(lang, ep.Timeline)}
+	}
+	pg.Data = episodesData{Episodes: views, TLPs: tlpLevels, Failed: failed, Signers: h.signers()}
 	h.render(w, r, status, "episodes", pg)
 }
 

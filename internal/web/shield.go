@@ -76,14 +76,47 @@ func (h *handler) setShield(w http.ResponseWriter, r *http.Request, p *auth.Prin
 // over the detector's history as an SVG line chart, with a text summary
 // for screen readers.
 func trafficChart(lang string, pts []detect.Point) template.HTML {
-	const w, hgt, left, bottom = 600.0, 180.0, 40.0, 20.0
 	if len(pts) < 2 {
 		return template.HTML(`<p class="empty">` + template.HTMLEscapeString(tr(lang, "shield.no_data")) + `</p>`)
 	}
-	max := 1.0
-	for _, p := range pts {
-		max = maxf(max, p.Total)
+	last := pts[len(pts)-1]
+	summary := tr(lang, "shield.chart_summary", len(pts), int(peakTotal(pts)), int(last.Total), int(last.Admitted), int(last.Shed+last.Blocked))
+	return drawTraffic(lang, pts, summary, "−"+fmtAge(lang, pts[0].Time, last.Time))
+}
+
+// episodeChart draws an episode's traffic from its recorded timeline.
+func episodeChart(lang string, pts []detect.Point) template.HTML {
+	if len(pts) < 2 {
+		return ""
 	}
+	var total, refused, peakAdmitted float64
+	for _, p := range pts {
+		total += p.Total
+		refused += p.Shed + p.Blocked
+		peakAdmitted = maxf(peakAdmitted, p.Admitted)
+	}
+	share := 0
+	if total > 0 {
+		share = int(100*refused/total + 0.5)
+	}
+	span := pts[len(pts)-1].Time.Sub(pts[0].Time) + pts[1].Time.Sub(pts[0].Time)
+	summary := tr(lang, "episodes.chart_summary", fmtAge(lang, pts[0].Time, pts[0].Time.Add(span)), int(peakTotal(pts)), int(peakAdmitted), share)
+	return drawTraffic(lang, pts, summary, fmtAge(lang, pts[0].Time, pts[0].Time.Add(span)))
+}
+
+func peakTotal(pts []detect.Point) float64 {
+	peak := 1.0
+	for _, p := range pts {
+		peak = maxf(peak, p.Total)
+	}
+	return peak
+}
+
+// drawTraffic is the SVG of both charts: three series against a shared
+// scale, the summary as the image's accessible name, a legend in text.
+func drawTraffic(lang string, pts []detect.Point, summary, span string) template.HTML {
+	const w, hgt, left, bottom = 600.0, 180.0, 40.0, 20.0
+	max := peakTotal(pts)
 	x := func(i int) float64 { return left + (w-left)*float64(i)/float64(len(pts)-1) }
 	y := func(v float64) float64 { return (hgt - bottom) * (1 - v/max) }
 	line := func(get func(detect.Point) float64) string {
@@ -93,8 +126,6 @@ func trafficChart(lang string, pts []detect.Point) template.HTML {
 		}
 		return b.String()
 	}
-	last := pts[len(pts)-1]
-	summary := tr(lang, "shield.chart_summary", len(pts), int(max), int(last.Total), int(last.Admitted), int(last.Shed+last.Blocked))
 	var b strings.Builder
 	fmt.Fprintf(&b, `<figure class="chart"><svg viewBox="0 0 %.0f %.0f" role="img" aria-label="%s">`, w, hgt, template.HTMLEscapeString(summary))
 	fmt.Fprintf(&b, `<line x1="%.0f" y1="0" x2="%.0f" y2="%.0f" stroke="#6b7480"/><line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#6b7480"/>`,
@@ -103,7 +134,7 @@ func trafficChart(lang string, pts []detect.Point) template.HTML {
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#4a525c" stroke-width="2" points="%s"/>`, line(func(p detect.Point) float64 { return p.Total }))
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#1d6b34" stroke-width="2" points="%s"/>`, line(func(p detect.Point) float64 { return p.Admitted }))
 	fmt.Fprintf(&b, `<polyline fill="none" stroke="#9b1c1c" stroke-width="2" stroke-dasharray="6 3" points="%s"/>`, line(func(p detect.Point) float64 { return p.Shed + p.Blocked }))
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#1b1f24">−%s</text>`, left, hgt-4, template.HTMLEscapeString(fmtAge(lang, pts[0].Time, last.Time)))
+	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" font-size="11" fill="#1b1f24">%s</text>`, left, hgt-4, template.HTMLEscapeString(span))
 	b.WriteString(`</svg><figcaption><span class="key total">`)
 	b.WriteString(template.HTMLEscapeString(tr(lang, "shield.total")))
 	b.WriteString(`</span> <span class="key admitted">`)
