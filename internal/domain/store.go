@@ -20,6 +20,7 @@ type Store interface {
 	SubmissionStore
 	MessageStore
 	TimetableStore
+	LiveStore
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

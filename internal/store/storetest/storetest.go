@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"Timetable", testTimetable},
 		{"ImportRosterAtomic", testImport},
 		{"MessagingPolicy", testPolicy},
+		{"LiveClasses", testLive},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -560,4 +561,70 @@ func testPolicy(t *testing.T, s domain.Store) {
 		t.Errorf("policy of missing school: %v", err)
 	}
 	var _ context.Context = ctx
+}
+
+func testLive(t *testing.T, s domain.Store) {
+	ctx := t.Context()
+	w := newWorld(t, s)
+	start := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	maths := must(s.CreateLiveClass(ctx, domain.LiveClass{SchoolID: w.school.ID, Audience: domain.Audience{ClassID: w.classA.ID},
+		TeacherID: w.teacher.ID, Title: "Fractions", StartedAt: start}))
+	german := must(s.CreateLiveClass(ctx, domain.LiveClass{SchoolID: w.school.ID, Audience: domain.Audience{GroupID: w.group.ID},
+		TeacherID: w.teacher.ID, Title: "Deutsch", StartedAt: start.Add(time.Hour)}))
+	if maths.AudienceName != "3e A" || maths.TeacherName != "M. Martin" || !maths.Running() || !maths.StartedAt.Equal(start) ||
+		german.AudienceName != "Allemand LV2" {
+		t.Errorf("created %+v %+v", maths, german)
+	}
+	if _, err := s.LiveClass(ctx, 9999); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("unknown live class: %v", err)
+	}
+	check(t, s.EndLiveClass(ctx, maths.ID, start.Add(50*time.Minute)))
+	check(t, s.EndLiveClass(ctx, maths.ID, start.Add(70*time.Minute))) // the first end stays
+	if got := must(s.LiveClass(ctx, maths.ID)); !got.EndedAt.Equal(start.Add(50 * time.Minute)) {
+		t.Errorf("ended at %v", got.EndedAt)
+	}
+	if err := s.EndLiveClass(ctx, 9999, start); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("end of an unknown class: %v", err)
+	}
+	list := must(s.LiveClasses(ctx, w.school.ID, start.Add(-time.Hour)))
+	if len(list) != 2 || list[0].ID != german.ID || list[1].ID != maths.ID {
+		t.Errorf("running first: %+v", list)
+	}
+	if list := must(s.LiveClasses(ctx, w.school.ID, start.Add(30*time.Minute))); len(list) != 1 {
+		t.Errorf("since: %+v", list)
+	}
+
+	for i, e := range []domain.AttendanceEvent{
+		{UserID: w.teacher.ID, Name: "M. Martin", Role: "host", Kind: domain.AttendanceJoin, At: start},
+		{UserID: w.alice.ID, Name: "Alice Petit", Role: "student", Kind: domain.AttendanceJoin, At: start.Add(time.Minute)},
+		{UserID: w.alice.ID, Name: "Alice Petit", Role: "student", Kind: domain.AttendanceLeave, Reason: "disconnected", At: start.Add(9 * time.Minute)},
+	} {
+		e.LiveClassID = maths.ID
+		if err := s.AddAttendance(ctx, e); err != nil {
+			t.Fatalf("attendance %d: %v", i, err)
+		}
+	}
+	att := must(s.Attendance(ctx, maths.ID))
+	if len(att) != 3 || att[2].Kind != domain.AttendanceLeave || att[2].Reason != "disconnected" || !att[1].At.Equal(start.Add(time.Minute)) {
+		t.Errorf("attendance %+v", att)
+	}
+	if att := must(s.Attendance(ctx, german.ID)); len(att) != 0 {
+		t.Errorf("german attendance %+v", att)
+	}
+
+	if n := must(s.EndRunningLiveClasses(ctx, start.Add(2*time.Hour))); n != 1 {
+		t.Errorf("ended %d running classes, want 1", n)
+	}
+	if got := must(s.LiveClass(ctx, german.ID)); got.Running() {
+		t.Error("german still running")
+	}
+
+	deck := must(s.CreateSlideDeck(ctx, domain.SlideDeck{LiveClassID: maths.ID, Name: "fractions.pdf", Pages: []string{"aa", "bb"}}))
+	got := must(s.SlideDeck(ctx, deck.ID))
+	if got.Name != "fractions.pdf" || len(got.Pages) != 2 || got.Pages[1] != "bb" || got.LiveClassID != maths.ID {
+		t.Errorf("deck %+v", got)
+	}
+	if _, err := s.SlideDeck(ctx, 9999); !errors.Is(err, domain.ErrNotFound) {
+		t.Errorf("unknown deck: %v", err)
+	}
 }
