@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Préau. On a fresh Debian machine it first installs what
-# the tests need (Debian's Chromium for the browser tests). Usage:
+# the tests need (Debian's Chromium for the browser tests, poppler-utils for
+# the live class's slides). Usage:
 #   ./scripts/test.sh            all tests, race detector, short fuzzing (100,000 inputs per target)
 #   FUZZTIME=0 ./scripts/test.sh skip the fuzzing pass; FUZZTIME=1m fuzzes each target for a minute
 # (counted budgets avoid a Go fuzz-coordinator race on short timed runs, golang/go#75804)
@@ -9,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 need_install=()
 command -v chromium >/dev/null 2>&1 || need_install+=(chromium)
+command -v pdftoppm >/dev/null 2>&1 || need_install+=(poppler-utils) # live-class slides: PDF pages to images
 command -v go >/dev/null 2>&1 || { echo "test.sh: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
 if ((${#need_install[@]})); then
   echo "==> installing ${need_install[*]} (Debian packages)"
