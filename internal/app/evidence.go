@@ -129,9 +129,9 @@ func (e *evidence) recordRequests(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now().UTC()
-		var d shield.Decision
 		cw := &countingWriter{ResponseWriter: w}
-		next.ServeHTTP(cw, shield.WithDecision(r, &d))
+		next.ServeHTTP(cw, r)
+		d := cw.decision
 		status := cw.status
 		if status == 0 {
 			status = http.StatusOK // what net/http sends for a handler that wrote nothing
@@ -163,12 +163,17 @@ func peerOf(remote string) (netip.Addr, uint16) {
 	return a.Unmap(), uint16(p)
 }
 
-// countingWriter records the status and the bytes of a response.
+// countingWriter records the status and the bytes of a response, and the
+// shield's decision on its request.
 type countingWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status   int
+	bytes    int64
+	decision shield.Decision
 }
+
+// ObserveDecision implements shield.DecisionObserver.
+func (w *countingWriter) ObserveDecision(d shield.Decision) { w.decision = d }
 
 func (w *countingWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {

@@ -1,7 +1,6 @@
 package shield
 
 import (
-	"context"
 	"net/http"
 	"net/netip"
 )
@@ -16,19 +15,19 @@ type Decision struct {
 	Outcome string // "admitted", "shed", "challenged", "queued", "blocked", "limited"
 }
 
-type decisionKey struct{}
-
-// WithDecision returns r carrying d, which the shield fills in once it has
-// decided (for admitted requests, after the application answered). Only
-// requests that carry a Decision pay for it: the shield's cost for the
-// others is one context look-up.
-func WithDecision(r *http.Request, d *Decision) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), decisionKey{}, d))
+// DecisionObserver is implemented by a ResponseWriter, given to Handler,
+// that wants the shield's Decision on its request. The shield calls
+// ObserveDecision once it has decided (for admitted requests, after the
+// application answered). Carrying the verdict on the writer, rather than
+// in the request's context, costs a type assertion instead of a copy of
+// the request: the recorder wraps every request of a flood.
+type DecisionObserver interface {
+	ObserveDecision(Decision)
 }
 
-// noteDecision fills in the request's Decision, if it carries one.
-func noteDecision(r *http.Request, client netip.Addr, class Class, outcome string) {
-	if d, ok := r.Context().Value(decisionKey{}).(*Decision); ok {
-		d.Client, d.Class, d.Outcome = client, class.String(), outcome
+// noteDecision tells w the decision, if it wants it.
+func noteDecision(w http.ResponseWriter, client netip.Addr, class Class, outcome string) {
+	if o, ok := w.(DecisionObserver); ok {
+		o.ObserveDecision(Decision{Client: client, Class: class.String(), Outcome: outcome})
 	}
 }

@@ -239,7 +239,7 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		obs.Class, obs.Outcome = class.String(), outcome
 		s.det.Observe(obs)
 		s.metrics.decision(class, outcome)
-		noteDecision(r, client, class, outcome)
+		noteDecision(w, client, class, outcome)
 	}
 
 	switch {

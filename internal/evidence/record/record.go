@@ -364,10 +364,21 @@ func (r *Recorder) Run(ctx context.Context) {
 	r.step(func() { r.sweep(r.now()) })
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	// Sampled requests are written in batches: after the first of a batch
+	// the writer waits sampleDelay for more (the queue holds them), so a
+	// flood's samples cost a few fsyncs a second, not one per handful of
+	// samples. Nobody waits for a sample to be durable; a crash loses at
+	// most the queue, as it would without the delay.
+	samples := r.sampleq
+	var first sampled
+	var samplesDue <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			r.step(func() {
+				if samplesDue != nil {
+					r.writeSamples(first)
+				}
 				r.drain()
 				r.flushEnded()
 				if ep := r.active.Load(); ep != nil {
@@ -378,8 +389,15 @@ func (r *Recorder) Run(ctx context.Context) {
 			return
 		case ev := <-r.evq:
 			r.step(func() { r.writeEvents(ev) })
-		case s := <-r.sampleq:
-			r.step(func() { r.writeSamples(s) })
+		case s := <-samples:
+			if len(r.sampleq) >= cap(r.sampleq)/2 {
+				r.step(func() { r.writeSamples(s) })
+				continue
+			}
+			first, samples, samplesDue = s, nil, time.After(sampleDelay)
+		case <-samplesDue:
+			r.step(func() { r.writeSamples(first) })
+			samples, samplesDue = r.sampleq, nil
 		case <-r.kick:
 			r.step(r.flushEnded)
 		case <-tick.C:
@@ -387,6 +405,10 @@ func (r *Recorder) Run(ctx context.Context) {
 		}
 	}
 }
+
+// sampleDelay is how long the writer gathers sampled requests before
+// writing them.
+const sampleDelay = 250 * time.Millisecond
 
 // step runs f as the writer, unless the recorder is closed.
 func (r *Recorder) step(f func()) {
@@ -480,18 +502,27 @@ func (r *Recorder) writeEvents(ev detect.Event) {
 	r.appendRecords(r.events, recs...)
 }
 
+// writeSamples writes s and the samples queued behind it, in appends of at
+// most appendChunk records.
 func (r *Recorder) writeSamples(s sampled) {
 	recs := []any{requestRecordOf(s)}
-	for len(recs) < appendChunk {
+	for {
 		select {
 		case s := <-r.sampleq:
 			recs = append(recs, requestRecordOf(s))
-			continue
+			if len(recs) < appendChunk {
+				continue
+			}
 		default:
 		}
-		break
+		if len(recs) > 0 {
+			r.appendRecords(r.reqs, recs...)
+		}
+		if len(recs) < appendChunk {
+			return
+		}
+		recs = recs[:0]
 	}
-	r.appendRecords(r.reqs, recs...)
 }
 
 // flushEnded writes everything left of the episodes that ended.
