@@ -16,7 +16,7 @@ func mustNode(tb testing.TB, opts ...func(*sfu.Config)) *sfu.Node {
 	tb.Helper()
 	cfg := sfu.Config{
 		ICEUDPAddr: "127.0.0.1:0",
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:     slog.New(slog.NewTextHandler(testLogOut, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -70,3 +70,5 @@ func waitFor(tb testing.TB, what string, within time.Duration, cond func() bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+var testLogOut io.Writer = io.Discard

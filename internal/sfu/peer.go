@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -108,7 +109,8 @@ func (p *Peer) Allowed() []Kind {
 // Tracks are told apart by the offer's media sections (see
 // publisherKinds): a track of a kind the peer may not publish is refused
 // (not forwarded, counted). Errors: ErrNotPermitted when the peer may
-// publish nothing, ErrBadSDP, ErrClosed.
+// publish nothing, ErrBadSDP (if pion refuses the offer, the publisher
+// connection is closed and the next offer starts a new one), ErrClosed.
 func (p *Peer) HandlePublisherOffer(offer string) (answer string, err error) {
 	defer func() {
 		if err != nil {
@@ -141,17 +143,18 @@ func (p *Peer) HandlePublisherOffer(offer string) (answer string, err error) {
 	p.pubKinds = publisherKinds(sd)
 	if err := p.pub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		p.node.stats.badSignalling.Add(1)
+		p.dropPublisherLocked()
 		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	ans, err := p.pub.CreateAnswer(nil)
 	if err != nil {
 		p.node.stats.badSignalling.Add(1)
-		p.rollback(p.pub)
+		p.dropPublisherLocked()
 		return "", fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	gathered := webrtc.GatheringCompletePromise(p.pub)
 	if err := p.pub.SetLocalDescription(ans); err != nil {
-		p.rollback(p.pub)
+		p.dropPublisherLocked()
 		return "", err
 	}
 	// The node gathers only the host candidates of its UDP and TCP muxes:
@@ -170,8 +173,15 @@ func (p *Peer) HandlePublisherOffer(offer string) (answer string, err error) {
 	return p.pub.LocalDescription().SDP, nil
 }
 
-func (p *Peer) rollback(pc *webrtc.PeerConnection) {
-	_ = pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+// dropPublisherLocked closes a publisher connection that pion refused an
+// offer on: pion keeps part of a refused description and the connection
+// cannot negotiate again. The client's next offer makes a new one; tracks
+// it had published end with it. Under p.pubMu.
+func (p *Peer) dropPublisherLocked() {
+	pc := p.pub
+	p.pub = nil
+	p.pubPending = nil
+	go func() { _ = pc.Close() }()
 }
 
 // publisherPC returns the publisher connection, or nil.
@@ -314,23 +324,33 @@ func (p *Peer) negotiateLocked() string {
 		return ""
 	}
 	p.offering = true
-	if p.cb.OnSubscriberOffer != nil {
-		p.events.push(func() { p.cb.OnSubscriberOffer(offer.SDP) })
+	// The local description carries the candidates gathered so far: a
+	// renegotiation repeats them, for a client that missed the trickle.
+	sdp := offer.SDP
+	if ld := p.sub.LocalDescription(); ld != nil {
+		sdp = ld.SDP
 	}
-	return offer.SDP
+	if p.cb.OnSubscriberOffer != nil {
+		p.events.push(func() { p.cb.OnSubscriberOffer(sdp) })
+	}
+	return sdp
 }
 
 // HandleSubscriberAnswer applies the client's answer to the node's last
 // subscriber offer. A newer offer follows at once if the tracks changed
-// meanwhile. Errors: ErrBadState (no offer outstanding), ErrBadSDP (the
-// offer is then withdrawn and made again), ErrClosed.
+// meanwhile. Errors: ErrBadState (no offer outstanding), ErrBadSDP (a
+// malformed answer, or one that does not answer the offer, leaves the
+// offer outstanding; in the rare case pion itself refuses an answer that
+// passed those checks, the connection is reported "failed" through
+// OnState and the client must join again), ErrClosed.
 func (p *Peer) HandleSubscriberAnswer(answer string) (err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("sfu: subscriber answer from %s: %w", p.id, err)
 		}
 	}()
-	if _, err := parseSDP(answer); err != nil {
+	sd, err := parseSDP(answer)
+	if err != nil {
 		p.node.stats.badSignalling.Add(1)
 		return err
 	}
@@ -344,14 +364,24 @@ func (p *Peer) HandleSubscriberAnswer(answer string) (err error) {
 		p.node.stats.badSignalling.Add(1)
 		return ErrBadState
 	}
+	var offer *sdp.SessionDescription
+	if ld := p.sub.PendingLocalDescription(); ld != nil {
+		offer, _ = ld.Unmarshal()
+	}
+	if err := checkAnswer(offer, sd); err != nil {
+		p.subMu.Unlock()
+		p.node.stats.badSignalling.Add(1)
+		return err
+	}
 	if err := p.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		p.node.stats.badSignalling.Add(1)
-		// Withdraw the offer so the connection is stable again, and make
-		// a fresh one: a client that recovers can answer it.
-		_ = p.sub.SetLocalDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeRollback})
+		// Pion keeps part of a refused answer and the connection cannot
+		// negotiate again: report it failed, so that the room makes the
+		// client join anew.
 		p.offering = false
-		p.renegotiate = false
-		p.negotiateLocked()
+		if p.cb.OnState != nil {
+			p.events.push(func() { p.cb.OnState(TargetSubscriber, webrtc.PeerConnectionStateFailed.String()) })
+		}
 		p.subMu.Unlock()
 		return fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}

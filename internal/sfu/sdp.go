@@ -20,8 +20,9 @@ const (
 )
 
 // parseSDP checks a session description from a client before pion sees it:
-// size, syntax, a bounded number of media sections, each audio or video
-// section with a mid (unified plan, bundled). It returns the parsed form.
+// size, syntax, one set of ICE credentials and one DTLS fingerprint, a
+// bounded number of media sections, each with a distinct mid (unified
+// plan, bundled). It returns the parsed form.
 func parseSDP(raw string) (*sdp.SessionDescription, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("empty: %w", ErrBadSDP)
@@ -39,6 +40,14 @@ func parseSDP(raw string) (*sdp.SessionDescription, error) {
 	if len(sd.MediaDescriptions) > maxMediaSections {
 		return nil, fmt.Errorf("%d media sections, more than %d: %w", len(sd.MediaDescriptions), maxMediaSections, ErrBadSDP)
 	}
+	// Pion records a description before it checks the ICE and DTLS
+	// attributes, and a connection left with a bad one cannot negotiate
+	// again: check them first.
+	for _, key := range []string{"ice-ufrag", "ice-pwd", "fingerprint"} {
+		if err := checkOneValue(&sd, key); err != nil {
+			return nil, err
+		}
+	}
 	mids := make(map[string]bool, len(sd.MediaDescriptions))
 	for i, md := range sd.MediaDescriptions {
 		mid, ok := md.Attribute(sdp.AttrKeyMID)
@@ -51,6 +60,27 @@ func parseSDP(raw string) (*sdp.SessionDescription, error) {
 		mids[mid] = true
 	}
 	return &sd, nil
+}
+
+// checkOneValue checks that attribute key is set, at session level or in
+// media sections, to one value throughout (bundled media share one ICE
+// session and one DTLS certificate).
+func checkOneValue(sd *sdp.SessionDescription, key string) error {
+	value, ok := sd.Attribute(key)
+	for i, md := range sd.MediaDescriptions {
+		v, has := md.Attribute(key)
+		if !has {
+			continue
+		}
+		if ok && v != value {
+			return fmt.Errorf("media section %d: conflicting %s: %w", i, key, ErrBadSDP)
+		}
+		value, ok = v, true
+	}
+	if !ok || value == "" {
+		return fmt.Errorf("no %s: %w", key, ErrBadSDP)
+	}
+	return nil
 }
 
 // publisherKinds maps each media section of a publisher's offer to the
@@ -83,6 +113,38 @@ func publisherKinds(sd *sdp.SessionDescription) map[string]Kind {
 		}
 	}
 	return kinds
+}
+
+// checkAnswer adds the checks an answer must pass: it answers the offer,
+// section for section (same media, same mids, in order), and its DTLS
+// role is decided (RFC 5763: the answerer says active or passive, never
+// actpass). Pion applies part of an answer before it finds some of these
+// faults, and would be left unable to make the next offer.
+func checkAnswer(offer, sd *sdp.SessionDescription) error {
+	if offer == nil {
+		return fmt.Errorf("no offer to answer: %w", ErrBadSDP)
+	}
+	if len(sd.MediaDescriptions) != len(offer.MediaDescriptions) {
+		return fmt.Errorf("%d media sections for an offer of %d: %w", len(sd.MediaDescriptions), len(offer.MediaDescriptions), ErrBadSDP)
+	}
+	for i, md := range sd.MediaDescriptions {
+		om := offer.MediaDescriptions[i]
+		mid, _ := md.Attribute(sdp.AttrKeyMID)
+		omid, _ := om.Attribute(sdp.AttrKeyMID)
+		if mid != omid || md.MediaName.Media != om.MediaName.Media {
+			return fmt.Errorf("media section %d: %s %q answers %s %q: %w", i, md.MediaName.Media, mid, om.MediaName.Media, omid, ErrBadSDP)
+		}
+	}
+	for i, md := range sd.MediaDescriptions {
+		setup, ok := md.Attribute("setup")
+		if !ok {
+			setup, ok = sd.Attribute("setup")
+		}
+		if ok && setup != "active" && setup != "passive" {
+			return fmt.Errorf("media section %d: setup %q in an answer: %w", i, setup, ErrBadSDP)
+		}
+	}
+	return nil
 }
 
 // checkCandidate validates an ICE candidate from a client. An empty

@@ -38,6 +38,9 @@ type Options struct {
 	// through TURN (ICETransportPolicy relay).
 	ICEServers []webrtc.ICEServer
 	RelayOnly  bool
+	// TCPOnly restricts the client to ICE over TCP (the node's ICE-TCP
+	// port), as on a network that drops UDP.
+	TCPOnly bool
 }
 
 // Client is one synthetic participant.
@@ -88,7 +91,11 @@ func NewClient(id string, opts Options) (*Client, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	if opts.TCPOnly {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+	} else {
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	}
 	c := &Client{
 		ID:       id,
 		api:      webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
@@ -382,4 +389,11 @@ func (c *Client) SendPLI(publisher, kind string) error {
 // Connected reports whether the subscriber connection is connected.
 func (c *Client) Connected() bool {
 	return c.sub.ConnectionState() == webrtc.PeerConnectionStateConnected
+}
+
+// States returns the node's connection state reports, "target:state".
+func (c *Client) States() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.states...)
 }
