@@ -120,7 +120,7 @@ type (
 	HandChange struct {
 		Participant ParticipantID `json:"participant"`
 		Raised      bool          `json:"raised"`
-		At          time.Time     `json:"at,omitzero"`    // when raised
+		At          time.Time     `json:"at,omitzero"`  // when raised
 		By          ParticipantID `json:"by,omitempty"` // the host who lowered it
 	}
 

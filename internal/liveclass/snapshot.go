@@ -144,3 +144,10 @@ func (r *Room) ack(p *participant, seq uint64) {
 		p.chatSeen = c
 	}
 }
+
+// seqNow is the room's current seq (tests).
+func (r *Room) seqNow() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seq
+}
