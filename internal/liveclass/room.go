@@ -317,6 +317,7 @@ func (r *Room) Leave(pid ParticipantID) error {
 
 // setLeft marks an admitted participant gone and tells the others.
 func (r *Room) setLeft(p *participant) {
+	r.lastActive = r.t
 	p.presence = PresenceLeft
 	p.handAt = time.Time{}
 	r.emit(KindPresence, toAll, PresenceChange{Participant: p.id, Presence: PresenceLeft})

@@ -3,8 +3,9 @@ package signal
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -252,11 +253,7 @@ func Parse(b []byte) (Message, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(m); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fail(badField(strings.SplitN(te.Field, ".", 2)[0]))
-		}
-		return fail(ErrBadFrame)
+		return fail(culprit(sp, obj))
 	}
 	if sp.check != nil {
 		if e := sp.check(m); e != nil {
@@ -298,6 +295,18 @@ func preflight(t Type, obj map[string]json.RawMessage) *liveclass.Error {
 		}
 	}
 	return nil
+}
+
+// culprit finds the member a failed decoding is about, trying each alone,
+// so the client learns which one to fix.
+func culprit(sp spec, obj map[string]json.RawMessage) *liveclass.Error {
+	for _, k := range slices.Sorted(maps.Keys(obj)) {
+		one, err := json.Marshal(map[string]json.RawMessage{k: obj[k]})
+		if err != nil || json.Unmarshal(one, sp.make()) != nil {
+			return badField(k)
+		}
+	}
+	return ErrBadFrame
 }
 
 // members splits a JSON object into its members, refusing anything but
