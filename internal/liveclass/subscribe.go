@@ -28,7 +28,8 @@ type Subscription struct {
 }
 
 // Catchup is what a new subscription must send before its live events:
-// the missed events when the client's last seq is still in the log, or a
+// the missed events when the client's last seq is still in the log (none
+// at all when it missed nothing: both fields are then empty), or a
 // snapshot otherwise.
 type Catchup struct {
 	Events   []Event

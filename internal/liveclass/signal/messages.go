@@ -65,8 +65,11 @@ func (c Common) RefID() string { return c.Ref }
 
 type (
 	// Hello opens (or resumes) the session. LastSeq is the last event seq
-	// the client applied, 0 for none; Resume says the client still has
-	// its state and wants only what it missed.
+	// the client applied, 0 for none. Resume says the client still has
+	// its state and wants only what it missed (Room.Subscribe from
+	// LastSeq); without it the client gets a snapshot, and a LastSeq kept
+	// across a page reload still marks where the user was in the chat
+	// (Room.Ack).
 	Hello struct {
 		Common
 		LastSeq uint64 `json:"last_seq,omitempty"`

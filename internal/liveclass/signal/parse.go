@@ -13,8 +13,11 @@ import (
 	"preau/internal/liveclass"
 )
 
-// Size limits, checked before anything is decoded into Go values (and
-// the frame limit before anything is read at all).
+// Size limits. The frame limit is checked before anything is read, and
+// bounds the work of everything after; a stroke's point count is checked
+// before its points are decoded; the other limits apply to the decoded
+// strings and lists, before any of them reaches the room or the media
+// layer.
 const (
 	MaxFrame        = 64 << 10 // a whole frame
 	MaxSDP          = 16 << 10 // an offer or answer
