@@ -304,13 +304,16 @@ func (p *Peer) unsubscribe(d *downTrack) {
 }
 
 // negotiateLocked makes a new subscriber offer and queues it for
-// OnSubscriberOffer, or marks one as due if an offer is already out. It
-// returns the offer ("" for none). Under p.subMu.
+// OnSubscriberOffer, or marks one as due if an offer is already out or the
+// first one is answered but not yet connected (the offer then goes out on
+// connection: a renegotiation that overtakes the start of ICE makes some
+// clients restart ICE with credentials the node never learns). It returns
+// the offer ("" for none). Under p.subMu.
 func (p *Peer) negotiateLocked() string {
-	if p.closed {
+	if p.closed || p.router.closing.Load() {
 		return ""
 	}
-	if p.offering {
+	if p.offering || p.connectingLocked() {
 		p.renegotiate = true
 		return ""
 	}
@@ -471,6 +474,9 @@ func (p *Peer) watch(pc *webrtc.PeerConnection, target Target) {
 		})
 	}
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		if target == TargetSubscriber && s == webrtc.PeerConnectionStateConnected {
+			p.onSubscriberConnected()
+		}
 		if p.cb.OnState != nil {
 			p.events.push(func() { p.cb.OnState(target, s.String()) })
 		}
@@ -497,6 +503,29 @@ func (p *Peer) applyMode() {
 	p.node.stats.modeChanges.Add(1)
 	if p.cb.OnMode != nil {
 		p.events.push(func() { p.cb.OnMode(m) })
+	}
+}
+
+// connectingLocked reports whether the subscriber connection has been
+// negotiated once and is not yet connected. Under p.subMu.
+func (p *Peer) connectingLocked() bool {
+	if p.sub.CurrentRemoteDescription() == nil {
+		return false
+	}
+	switch p.sub.ConnectionState() {
+	case webrtc.PeerConnectionStateNew, webrtc.PeerConnectionStateConnecting:
+		return true
+	}
+	return false
+}
+
+// onSubscriberConnected sends the offer held back while connecting.
+func (p *Peer) onSubscriberConnected() {
+	p.subMu.Lock()
+	defer p.subMu.Unlock()
+	if p.renegotiate && !p.offering {
+		p.renegotiate = false
+		p.negotiateLocked()
 	}
 }
 

@@ -3,6 +3,7 @@ package sfu
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -18,6 +19,8 @@ type Router struct {
 	peers  map[string]*Peer
 	tracks map[*upTrack]struct{} // forwarded tracks
 	closed bool
+
+	closing atomic.Bool // set before the peers close: no renegotiation then
 }
 
 // PeerCallbacks tell the caller (the room's signalling) what to send a
@@ -149,6 +152,7 @@ func (r *Router) Close() {
 		return
 	}
 	r.closed = true
+	r.closing.Store(true)
 	peers := r.peerListLocked()
 	r.mu.Unlock()
 	for _, p := range peers {

@@ -397,3 +397,9 @@ func (c *Client) States() []string {
 	defer c.mu.Unlock()
 	return append([]string(nil), c.states...)
 }
+
+// Debug describes the client's subscriber connection.
+func (c *Client) Debug() string {
+	return fmt.Sprintf("ice %s gathering %s signaling %s conn %s remote-set %v",
+		c.sub.ICEConnectionState(), c.sub.ICEGatheringState(), c.sub.SignalingState(), c.sub.ConnectionState(), c.sub.RemoteDescription() != nil)
+}
