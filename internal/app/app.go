@@ -33,7 +33,9 @@ import (
 	"preau/internal/evidence/record"
 	"preau/internal/evidence/taxii"
 	"preau/internal/httpx"
+	"preau/internal/live"
 	"preau/internal/password"
+	"preau/internal/sfu"
 	"preau/internal/shield"
 	"preau/internal/store/cache"
 	"preau/internal/store/sqlite"
@@ -61,6 +63,10 @@ type App struct {
 	// Blocklist holds the partners' indicators the operator imported; nil
 	// with --shield=false.
 	Blocklist *shield.Blocklist
+
+	// Live runs the live classes; nil with --live=false.
+	Live *live.Service
+	node *sfu.Node // the media node of the live classes
 
 	evidence         *evidence
 	taxii            *taxiiFeed // nil without --taxii-partners
@@ -112,7 +118,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 		return nil, err
 	}
 	a.Recorder = a.evidence.rec
+	if err := a.openLive(ctx); err != nil {
+		a.evidence.close()
+		store.Close()
+		return nil, err
+	}
 	if a.Handler, err = a.handler(gates); err != nil {
+		a.closeLive()
 		a.evidence.close()
 		store.Close()
 		return nil, err
@@ -125,6 +137,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, demo bool) 
 		am.Run(bg)
 	}()
 	a.background.Go(func() { a.evidence.run(bg) })
+	if a.Live != nil {
+		a.background.Go(func() { a.Live.Run(bg) })
+	}
 	if a.Shield != nil {
 		a.background.Add(1)
 		go func() {
@@ -211,6 +226,9 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	if a.Recorder != nil {
 		reg.MustRegister(newEvidenceCollector(a.Recorder))
 	}
+	if a.Live != nil {
+		reg.MustRegister(newLiveCollector(a.Live, a.node))
+	}
 	if cfg.Shield {
 		bl, err := shield.OpenBlocklist(filepath.Join(cfg.DataDir, "blocklist.json"))
 		if err != nil {
@@ -236,7 +254,7 @@ func (a *App) handler(gates *shield.ProfileGates) (http.Handler, error) {
 	receiptKey := derive(a.secret, "receipt")
 	webCfg := web.Config{SecureCookies: secure, MaxUploadBytes: cfg.MaxUploadBytes,
 		MaxFiles: cfg.MaxFiles, Location: cfg.Location(), ReceiptKey: receiptKey, Demo: a.Demo, Gates: gates, Shield: a.Shield,
-		Audit: a.evidence, Operators: cfg.Operators, Blocklist: a.Blocklist, BlocklistTTL: cfg.BlocklistTTL,
+		Live: a.Live, Audit: a.evidence, Operators: cfg.Operators, Blocklist: a.Blocklist, BlocklistTTL: cfg.BlocklistTTL,
 		Evidence: a.Recorder, Export: web.ExportConfig{Dir: a.evidenceDir(), Producer: a.producer(), Version: Version,
 			PseudonymKey: derive(a.secret, "evidence-pseudonym")}}
 	err := web.Register(mux, a.Service, a.Auth, webCfg, a.Log)
@@ -370,6 +388,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 func (a *App) Close() error {
 	a.cancelBackground()
 	a.background.Wait()
+	a.closeLive()
 	evErr := a.evidence.close()
 	if err := a.Store.Close(); err != nil {
 		return errors.Join(evErr, fmt.Errorf("app: close store: %w", err))

@@ -36,6 +36,10 @@ type Server struct {
 	done   chan int
 }
 
+// LiveFlags put the live classes' media ports on free loopback ports, so
+// that tests run side by side (the defaults are fixed ports).
+var LiveFlags = []string{"--live-udp", "127.0.0.1:0", "--turn-udp", "127.0.0.1:0", "--turn-tcp", "127.0.0.1:0"}
+
 // StartDemo runs `preau demo` on a free port with a fresh data directory and
 // stops it at the end of the test. Extra flags are appended.
 func StartDemo(tb testing.TB, flags ...string) *Server {
@@ -49,7 +53,7 @@ func Start(tb testing.TB, cmd, dir string, flags ...string) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{Data: dir, Stdout: &syncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	ready := make(chan string, 1)
-	args := append([]string{cmd, "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}, flags...)
+	args := append(append([]string{cmd, "--addr", "127.0.0.1:0", "--data", dir, "--log-level", "warn"}, LiveFlags...), flags...)
 	stderr := &syncBuffer{}
 	go func() { s.done <- cli.Main(ctx, args, strings.NewReader(""), s.Stdout, stderr, ready) }()
 	select {
@@ -76,7 +80,7 @@ func StartApp(tb testing.TB, dir string, flags ...string) (*Server, *app.App) {
 	tb.Helper()
 	fs := flag.NewFlagSet("apptest", flag.ContinueOnError)
 	cfg, finish := config.Flags(fs)
-	if err := fs.Parse(append([]string{"--addr", "127.0.0.1:0", "--data", dir}, flags...)); err != nil {
+	if err := fs.Parse(append(append([]string{"--addr", "127.0.0.1:0", "--data", dir}, LiveFlags...), flags...)); err != nil {
 		tb.Fatal(err)
 	}
 	if err := finish(); err != nil {

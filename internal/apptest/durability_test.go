@@ -117,6 +117,7 @@ func (o *procOutput) String() string {
 // startPreau runs the binary with args and waits until it listens.
 func startPreau(t *testing.T, args ...string) *process {
 	t.Helper()
+	args = append(append([]string{args[0]}, apptest.LiveFlags...), args[1:]...)
 	cmd := exec.Command(preauBinary(t), args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "PREAU_") {

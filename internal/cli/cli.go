@@ -219,6 +219,8 @@ func openApp(ctx context.Context, cfg *config.Config, stderr io.Writer) (*app.Ap
 	// The running server holds the evidence journals (one writer at a
 	// time); an admin command must not try to open them.
 	cfg.Evidence = false
+	// Nor bind the live classes' ports.
+	cfg.Live = false
 	return app.Open(ctx, cfg, newLogger(cfg, stderr), false)
 }
 

@@ -73,6 +73,16 @@ type Config struct {
 	// school, when the server has one.
 	Operators []string
 
+	// Live runs the live classes; the media node listens on LiveUDP (ICE,
+	// one port for every participant), LiveTCP (ICE over TCP, "" off),
+	// TURNUDP and TURNTCP (the embedded TURN server, "" off).
+	Live               bool
+	LiveUDP, LiveTCP   string
+	TURNUDP, TURNTCP   string
+	LivePublicIPs      []string // addresses announced to clients (1:1 NAT)
+	LiveMaxSubscribers int      // participants receiving media on this node
+	LiveMaxKbps        int64    // total forwarded bitrate, kbit/s
+
 	TAXIIPartnersFile string        // JSON file of TAXII partners; "" serves no TAXII
 	TAXIITLP          string        // TLP level of the episodes shared over TAXII
 	BlocklistTTL      time.Duration // expiry of an imported indicator without valid_until
@@ -89,7 +99,7 @@ var TLPLevels = []string{"clear", "green", "amber", "amber+strict", "red"}
 // fs.Parse, applies environment fallbacks and validates.
 func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	c := &Config{Argon2: password.DefaultParams()}
-	var upload, minRate, trusted, allow, file, retention, operators string
+	var upload, minRate, trusted, allow, file, retention, operators, publicIPs string
 	fs.StringVar(&file, "config", "", "file of settings, one \"name = value\" per line with the flags' names (PREAU_CONFIG)")
 	var argonMem, argonTime, argonThreads uint
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "listen address (PREAU_ADDR)")
@@ -132,6 +142,14 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.StringVar(&c.TAXIIPartnersFile, "taxii-partners", "", "JSON file of TAXII partners (name, key_sha256, max_tlp); serves /taxii2/ when set (PREAU_TAXII_PARTNERS)")
 	fs.StringVar(&c.TAXIITLP, "taxii-tlp", "amber", "TLP level of the episodes shared over TAXII: clear, green, amber, amber+strict or red (PREAU_TAXII_TLP)")
 	fs.DurationVar(&c.BlocklistTTL, "blocklist-ttl", 7*24*time.Hour, "how long an imported partner indicator without valid_until blocks (PREAU_BLOCKLIST_TTL)")
+	fs.BoolVar(&c.Live, "live", true, "run live virtual classes (PREAU_LIVE)")
+	fs.StringVar(&c.LiveUDP, "live-udp", ":7881", "UDP address of the live classes' audio and video, one port for everyone; open it in the firewall (PREAU_LIVE_UDP)")
+	fs.StringVar(&c.LiveTCP, "live-tcp", "", "TCP address for audio and video over ICE-TCP, for networks that block UDP; empty: off (PREAU_LIVE_TCP)")
+	fs.StringVar(&c.TURNUDP, "turn-udp", ":3478", "UDP address of the embedded TURN server; empty: off (PREAU_TURN_UDP)")
+	fs.StringVar(&c.TURNTCP, "turn-tcp", ":3478", "TCP address of the embedded TURN server, the way through firewalls that block UDP (port 443 passes most); empty: off (PREAU_TURN_TCP)")
+	fs.StringVar(&publicIPs, "live-public-ip", "", "comma-separated public addresses of this server, announced to clients when it is behind a 1:1 NAT (PREAU_LIVE_PUBLIC_IP)")
+	fs.IntVar(&c.LiveMaxSubscribers, "live-max-subscribers", 1000, "participants receiving audio and video on this server at once; more wait in line (PREAU_LIVE_MAX_SUBSCRIBERS)")
+	fs.Int64Var(&c.LiveMaxKbps, "live-max-kbps", 800_000, "total audio and video this server forwards, in kbit/s; joins beyond wait in line (PREAU_LIVE_MAX_KBPS)")
 	fs.StringVar(&c.DemoSize, "size", "", "demo school size CLASSESxSTUDENTS, e.g. 30x30 (PREAU_SIZE; demo only)")
 	return c, func() error {
 		applyEnv(fs)
@@ -158,6 +176,16 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 		}
 		if c.EvidenceRetention, err = parseRetention(retention); err != nil {
 			errs = append(errs, fmt.Errorf("--evidence-retention: %w", err))
+		}
+		for _, ip := range strings.Split(publicIPs, ",") {
+			if ip = strings.TrimSpace(ip); ip == "" {
+				continue
+			}
+			if _, err := netip.ParseAddr(ip); err != nil {
+				errs = append(errs, fmt.Errorf("--live-public-ip %q: not an IP address", ip))
+				continue
+			}
+			c.LivePublicIPs = append(c.LivePublicIPs, ip)
 		}
 		for _, l := range strings.Split(operators, ",") {
 			if l = strings.TrimSpace(l); l != "" {
@@ -273,6 +301,12 @@ func (c *Config) validate() []error {
 	}
 	if c.DetectWarmup < time.Second || c.DetectExitAfter < time.Second {
 		errs = append(errs, errors.New("--detect-warmup and --detect-exit-after must be at least 1s (the detector's window)"))
+	}
+	if c.Live && c.LiveUDP == "" {
+		errs = append(errs, errors.New("--live-udp is required for live classes (or --live=false)"))
+	}
+	if c.LiveMaxSubscribers < 1 || c.LiveMaxKbps < 1 {
+		errs = append(errs, errors.New("--live-max-subscribers and --live-max-kbps must be positive"))
 	}
 	if c.EvidenceSampleEvery < 1 {
 		errs = append(errs, errors.New("--evidence-sample-every must be at least 1"))

@@ -42,7 +42,7 @@ func TestPlaceholdersMatchAcrossLanguages(t *testing.T) {
 func TestKeysUsedAreDefined(t *testing.T) {
 	root := filepath.Join("..")
 	tmplRE := regexp.MustCompile(`\{\{t "([a-z_.]+)"|\(t "([a-z_.]+)"`)
-	goRE := regexp.MustCompile(`"((?:err|flash)\.[a-z_]+)"`)
+	goRE := regexp.MustCompile(`"((?:err|flash|live\.err)\.[a-z_]+)"`)
 	used := map[string]string{}
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 		if err != nil {

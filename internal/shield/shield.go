@@ -347,18 +347,49 @@ func (s *Shield) serve(w http.ResponseWriter, r *http.Request, next http.Handler
 		finish(class, "shed")
 		return
 	}
-	sw := &httpx.StatusWriter{ResponseWriter: w}
+	sw := &admittedWriter{StatusWriter: httpx.StatusWriter{ResponseWriter: w}, ticket: ticket}
 	start := time.Now()
 	defer func() {
 		lat := time.Since(start)
 		if r.Context().Err() != nil {
 			ticket.Ignore() // the client left: says nothing about the backend
 		} else {
-			ticket.Release(lat, sw.Status() >= 500)
+			ticket.Release(lat, sw.Status() >= 500) // nothing if Detach released it
 		}
 		finish(class, "admitted")
 	}()
 	next.ServeHTTP(sw, r)
+}
+
+// admittedWriter carries an admitted request's admission ticket, for
+// Detach.
+type admittedWriter struct {
+	httpx.StatusWriter
+	ticket *admission.Ticket
+}
+
+func (w *admittedWriter) Unwrap() http.ResponseWriter { return &w.StatusWriter }
+
+// Detach gives back the admission slot of the request answered through w
+// (found through the writers' Unwrap chain), for a handler that turns the
+// request into a long-lived connection: a live class's WebSocket is
+// admitted like any request when it opens, then must not hold a slot of
+// the adaptive limit for the hour the class lasts. The latency of such a
+// request says nothing about the backend and is not fed to the limit. It
+// reports whether w went through the shield's admission.
+func Detach(w http.ResponseWriter) bool {
+	for w != nil {
+		switch t := w.(type) {
+		case *admittedWriter:
+			t.ticket.Ignore()
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // passOf reports a valid challenge pass (and whether it is over its own

@@ -29,6 +29,7 @@ type page struct {
 	Flash   string
 	Demo    bool
 	Refresh int               // seconds; the page reloads itself (progress pages)
+	Script  string            // a page's own script (the live class), "" for none: pages work without JavaScript
 	Errors  map[string]string // field → translated message
 	Form    map[string]string // values to show again after an error
 	Data    any
@@ -172,7 +173,7 @@ func (h *handler) newPage(r *http.Request, p *auth.Principal, titleKey, nav stri
 // validFlash lists the confirmations a redirect may ask to show.
 var validFlash = map[string]bool{"published": true, "done": true, "undone": true, "feedback": true,
 	"sent": true, "lang": true, "imported": true, "policy": true, "logout_all": true, "shield": true,
-	"blocklist_removed": true}
+	"blocklist_removed": true, "live_ended": true}
 
 // render writes a page; rendering to a buffer first means a template error
 // becomes a clean 500 instead of half a page.

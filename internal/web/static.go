@@ -75,3 +75,9 @@ func (f *staticFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Length", fmt.Sprint(len(body)))
 	w.Write(body)
 }
+
+// versionOf is the content version of a static file, for its address.
+func versionOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:6])
+}

@@ -23,6 +23,7 @@ import (
 	"preau/internal/evidence/record"
 	"preau/internal/httpx"
 	"preau/internal/i18n"
+	"preau/internal/live"
 	"preau/internal/shield"
 	"preau/internal/workspace"
 )
@@ -57,6 +58,7 @@ type Config struct {
 	Export       ExportConfig      // how episodes are exported
 	Blocklist    *shield.Blocklist // partners' indicators; nil when the shield is off
 	BlocklistTTL time.Duration     // expiry of an indicator without valid_until
+	Live         *live.Service     // live classes; nil serves none
 }
 
 // Auditor appends to the administrators' audit log and returns once the
@@ -98,6 +100,9 @@ func Register(mux *http.ServeMux, svc *workspace.Service, am *auth.Manager, cfg 
 		return err
 	}
 	mux.Handle("GET /static/preau.css", css)
+	if err := h.registerLive(mux); err != nil {
+		return err
+	}
 
 	mux.HandleFunc("GET /login", h.showLogin)
 	mux.HandleFunc("POST /login", h.login)
