@@ -48,3 +48,45 @@ func TestRefusalPagesAreEscapedAndStayOnSite(t *testing.T) {
 		t.Errorf("JSON refusal: %v %q %v", err, w.Body.String(), w.Header())
 	}
 }
+
+// A handler that turns its request into a long-lived connection (a live
+// class's WebSocket) gives its admission slot back with Detach, through
+// the writers that wrap the shield's.
+func TestDetachGivesTheAdmissionSlotBack(t *testing.T) {
+	s, err := New(Config{Key: []byte(strings.Repeat("k", 32)), Sessions: testTokens}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var during, after int
+	var detached bool
+	h := s.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		during = inFlight(s)
+		detached = Detach(&wrapped{w})
+		after = inFlight(s)
+	}))
+	r := httptest.NewRequest("GET", "/live/1/ws", nil)
+	r.AddCookie(&http.Cookie{Name: "preau_session", Value: "student-token"})
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if during != 1 || !detached || after != 0 {
+		t.Errorf("in flight %d while serving, detached %v, %d after Detach", during, detached, after)
+	}
+	if n := inFlight(s); n != 0 {
+		t.Errorf("%d in flight after the request", n)
+	}
+	if Detach(httptest.NewRecorder()) {
+		t.Error("Detach of a writer that did not go through the shield")
+	}
+}
+
+// wrapped is a middleware's writer, with Unwrap.
+type wrapped struct{ http.ResponseWriter }
+
+func (w *wrapped) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func inFlight(s *Shield) int {
+	n := 0
+	for _, x := range s.Admission().Stats().InFlight {
+		n += x
+	}
+	return n
+}
