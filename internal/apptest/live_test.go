@@ -185,8 +185,16 @@ func TestLiveClassJoinChatHandsPermissionsResume(t *testing.T) {
 	prof := s.LoginHTML(t, "prof", "demo")
 	id := startClass(t, prof, "Fractions — classe virtuelle")
 
-	// Who sees it, who may join.
+	// The timetable offers to start one from a lesson.
+	if code, page := prof.Get("/timetable"); code != http.StatusOK || !strings.Contains(page, `href="/live?audience=class:`) {
+		t.Errorf("teacher's timetable without the live class link: %d", code)
+	}
+
+	// Who sees it, who may join; the home page says it runs.
 	eleve := s.LoginHTML(t, "eleve", "demo")
+	if code, page := eleve.Get("/"); code != http.StatusOK || !strings.Contains(page, `<a class="button primary" href="/live/`+id+`">Classe virtuelle en cours`) {
+		t.Errorf("Léa's home page does not announce the class: %d", code)
+	}
 	if code, page := eleve.Get("/live"); code != http.StatusOK || !strings.Contains(page, `href="/live/`+id+`"`) {
 		t.Fatalf("Léa's live page: %d, no link to the class", code)
 	}

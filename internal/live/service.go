@@ -427,6 +427,25 @@ func (s *Service) Current(ctx context.Context, v domain.Membership) ([]Info, err
 	return out, nil
 }
 
+// Running lists the classes running on this node that v may join, from
+// memory only: the home page shows them to every pupil at 8:00 and must
+// not query the database for it.
+func (s *Service) Running(v domain.Membership) []Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Info
+	for _, rc := range s.running {
+		if done, _ := rc.room.Ended(); done {
+			continue
+		}
+		if role, ok := roleFor(v, rc); ok {
+			out = append(out, Info{LiveClass: rc.class, Role: role})
+		}
+	}
+	slices.SortFunc(out, func(a, b Info) int { return b.StartedAt.Compare(a.StartedAt) })
+	return out
+}
+
 // End ends a class; only its hosts may.
 func (s *Service) End(ctx context.Context, v domain.Membership, id domain.LiveClassID) error {
 	_, role, err := s.Class(ctx, v, id)

@@ -6,6 +6,7 @@ import (
 
 	"preau/internal/auth"
 	"preau/internal/domain"
+	"preau/internal/live"
 	"preau/internal/workspace"
 )
 
@@ -23,6 +24,7 @@ type homeData struct {
 	Children  []childHome
 	Unread    int
 	IsTeacher bool
+	Live      []live.Info // live classes running now that the user may join
 }
 
 // showHome is the page everyone opens at 8:00: today's timetable beside the
@@ -74,6 +76,9 @@ func (h *handler) showHome(w http.ResponseWriter, r *http.Request, p *auth.Princ
 				d.DueLater = append(d.DueLater, it)
 			}
 		}
+	}
+	if h.cfg.Live != nil {
+		d.Live = h.cfg.Live.Running(v)
 	}
 	pg := h.newPage(r, p, "home.title", "home")
 	pg.Data = d
