@@ -46,6 +46,7 @@ type episodeState struct {
 		n      atomic.Int64
 	}
 	overflow *atomic.Uint64 // adds up the shards' overflow when they are taken
+	names    *names
 }
 
 // shard is one lock's worth of aggregates. Each shard keeps two minutes
@@ -65,24 +66,79 @@ type shard struct {
 
 type slot struct {
 	minute int64 // Unix minute
-	srcs   map[netip.Addr]*agg
-	other  *agg
+	// idx maps a source address (As16) to its aggregate in aggs. Keys and
+	// values hold no pointers, nor do the aggregates: the garbage
+	// collector does not scan the tens of thousands of sources a rotating
+	// flood leaves in a minute, which it did when each was a pointer to
+	// an aggregate with a map of paths.
+	idx   map[[16]byte]int32
+	aggs  []agg
+	other agg // the sources beyond MaxSources
 }
 
-func (s *slot) empty() bool { return len(s.srcs) == 0 && s.other == nil }
+func (s *slot) empty() bool { return len(s.aggs) == 0 && s.other.requests == 0 }
 
-// agg is one source's (or the overflow's) requests in one minute.
+// agg is one source's (or the overflow's) requests in one minute. Paths,
+// user agents and outcomes are names interned per episode (see names).
 type agg struct {
 	requests    uint64
 	first, last int64 // Unix nanoseconds
 	outcomes    [aggOutcomes]counter
-	paths       map[string]uint64
+	paths       [aggPaths + 1]counter // the last counts otherKey
 	agents      [aggAgents]counter
 }
 
+// counter counts one interned name; n == 0 marks a free counter.
 type counter struct {
-	key string
-	n   uint64
+	name uint32
+	n    uint32
+}
+
+// names interns the paths, user agents and outcomes of an episode, so
+// that aggregates hold small numbers instead of strings. It is bounded:
+// past maxNames distinct names, new ones count as otherKey (an attacker
+// rotating user agents cannot grow it). Lookups of known names take no
+// lock.
+type names struct {
+	ids  sync.Map // string → uint32
+	mu   sync.Mutex
+	list []string // guarded by mu; list[0] is otherKey
+}
+
+// maxNames bounds the distinct names of an episode (about 6 MB of user
+// agents at most).
+const maxNames = 1 << 16
+
+func newNames() *names { return &names{list: []string{otherKey}} }
+
+// id returns the number of s, interning a copy of it if it is new.
+func (n *names) id(s string) uint32 {
+	if v, ok := n.ids.Load(s); ok {
+		return v.(uint32)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if v, ok := n.ids.Load(s); ok {
+		return v.(uint32)
+	}
+	if len(n.list) >= maxNames {
+		return 0
+	}
+	s = strings.Clone(s) // the caller's string may share memory with the whole request
+	id := uint32(len(n.list))
+	n.list = append(n.list, s)
+	n.ids.Store(s, id)
+	return id
+}
+
+// name returns the string of an id.
+func (n *names) name(id uint32) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if int(id) < len(n.list) {
+		return n.list[id]
+	}
+	return otherKey
 }
 
 func newEpisodeState(id string, every, maxSources int, overflow *atomic.Uint64) *episodeState {
@@ -96,6 +152,7 @@ func newEpisodeState(id string, every, maxSources int, overflow *atomic.Uint64) 
 		mask:       uint64(n - 1),
 		shards:     make([]shard, n),
 		overflow:   overflow,
+		names:      newNames(),
 	}
 }
 
@@ -143,23 +200,22 @@ func (e *episodeState) observe(s *RequestSample) (sampled, dropped bool) {
 		}
 		*sl = slot{minute: m}
 	}
-	a := sl.srcs[s.Addr]
-	if a == nil {
-		if e.admit(m) {
-			if sl.srcs == nil {
-				sl.srcs = make(map[netip.Addr]*agg)
-			}
-			a = &agg{}
-			sl.srcs[s.Addr] = a
-		} else {
-			if sl.other == nil {
-				sl.other = &agg{}
-			}
-			a = sl.other
-			sh.overflow++
+	key := s.Addr.As16()
+	var a *agg
+	if i, ok := sl.idx[key]; ok {
+		a = &sl.aggs[i]
+	} else if e.admit(m) {
+		if sl.idx == nil {
+			sl.idx = make(map[[16]byte]int32)
 		}
+		sl.idx[key] = int32(len(sl.aggs))
+		sl.aggs = append(sl.aggs, agg{})
+		a = &sl.aggs[len(sl.aggs)-1]
+	} else {
+		a = &sl.other
+		sh.overflow++
 	}
-	a.add(s)
+	a.add(s, e.names)
 	sh.n++
 	return e.every > 0 && sh.n%e.every == 0, false
 }
@@ -187,7 +243,7 @@ func (e *episodeState) admit(m int64) bool {
 	return true
 }
 
-func (a *agg) add(s *RequestSample) {
+func (a *agg) add(s *RequestSample, ns *names) {
 	t := s.Time.UnixNano()
 	if a.requests == 0 || t < a.first {
 		a.first = t
@@ -196,36 +252,21 @@ func (a *agg) add(s *RequestSample) {
 		a.last = t
 	}
 	a.requests++
-	bump(a.outcomes[:], s.Outcome, 1, true)
-	a.addPath(cleanPath(s.Path), 1)
+	bump(a.outcomes[:], ns.id(s.Outcome), 1, true)
+	bump(a.paths[:], ns.id(cleanPath(s.Path)), 1, true)
 	if s.Agent != "" {
-		bump(a.agents[:], truncate(s.Agent, maxAgent), 1, false)
+		bump(a.agents[:], ns.id(truncate(s.Agent, maxAgent)), 1, false)
 	}
 }
 
-func (a *agg) addPath(p string, n uint64) {
-	if c, ok := a.paths[p]; ok {
-		a.paths[p] = c + n
-		return
-	}
-	if a.paths == nil {
-		a.paths = make(map[string]uint64, 4)
-	}
-	if len(a.paths) >= aggPaths {
-		a.paths[otherKey] += n
-		return
-	}
-	// Clone: the caller's string may share memory with the whole request.
-	a.paths[strings.Clone(p)] = n
-}
-
-// bump adds n to key's counter. A new key takes a free counter; when there
-// is none, with overflow the last counter, reserved for it, counts the key
-// as otherKey (outcomes: exact counts, and "other" says what is unnamed);
-// without overflow the key replaces the smallest counter and inherits its
-// count (Space-Saving, for the most frequent user agent: a heavy agent
-// arriving late still wins, with a count that may overestimate).
-func bump(cs []counter, key string, n uint64, overflow bool) {
+// bump adds n to name's counter. A new name takes a free counter; when
+// there is none, with overflow the last counter, reserved for it, counts
+// the name as otherKey (outcomes and paths: exact counts, and "other" says
+// what is unnamed); without overflow the name replaces the smallest
+// counter and inherits its count (Space-Saving, for the most frequent
+// user agent: a heavy agent arriving late still wins, with a count that
+// may overestimate).
+func bump(cs []counter, name uint32, n uint32, overflow bool) {
 	named := cs
 	if overflow {
 		named = cs[:len(cs)-1]
@@ -233,16 +274,16 @@ func bump(cs []counter, key string, n uint64, overflow bool) {
 	for i := range named {
 		switch {
 		case cs[i].n == 0:
-			cs[i] = counter{key: strings.Clone(key), n: n}
+			cs[i] = counter{name: name, n: n}
 			return
-		case cs[i].key == key:
+		case cs[i].name == name:
 			cs[i].n += n
 			return
 		}
 	}
 	if overflow {
 		last := &cs[len(cs)-1]
-		last.key = otherKey
+		last.name = 0 // otherKey
 		last.n += n
 		return
 	}
@@ -252,7 +293,7 @@ func bump(cs []counter, key string, n uint64, overflow bool) {
 			low = &cs[i]
 		}
 	}
-	low.key = strings.Clone(key)
+	low.name = name
 	low.n += n
 }
 
@@ -269,15 +310,17 @@ func (a *agg) merge(b *agg) {
 	a.requests += b.requests
 	for _, c := range b.outcomes {
 		if c.n > 0 {
-			bump(a.outcomes[:], c.key, c.n, true)
+			bump(a.outcomes[:], c.name, c.n, true)
 		}
 	}
-	for p, n := range b.paths {
-		a.addPath(p, n)
+	for _, c := range b.paths {
+		if c.n > 0 {
+			bump(a.paths[:], c.name, c.n, true)
+		}
 	}
 	for _, c := range b.agents {
 		if c.n > 0 {
-			bump(a.agents[:], c.key, c.n, false)
+			bump(a.agents[:], c.name, c.n, false)
 		}
 	}
 }
@@ -330,11 +373,11 @@ func (e *episodeState) records(slots []slot, now time.Time) []sourceMinuteRecord
 		}
 	}
 	for _, sl := range slots {
-		for addr, a := range sl.srcs {
-			put(key{minute: sl.minute, addr: addr}, a)
+		for addr, i := range sl.idx {
+			put(key{minute: sl.minute, addr: netip.AddrFrom16(addr).Unmap()}, &sl.aggs[i])
 		}
-		if sl.other != nil {
-			put(key{minute: sl.minute, other: true}, sl.other)
+		if sl.other.requests > 0 {
+			put(key{minute: sl.minute, other: true}, &sl.other)
 		}
 	}
 	keys := make([]key, 0, len(merged))
@@ -366,9 +409,9 @@ func (e *episodeState) records(slots []slot, now time.Time) []sourceMinuteRecord
 			Episode:  e.id,
 			Addr:     addr,
 			Requests: a.requests,
-			Outcomes: a.outcomeMap(),
-			Paths:    a.topPaths(),
-			Agent:    a.agent(),
+			Outcomes: a.outcomeMap(e.names),
+			Paths:    a.topPaths(e.names),
+			Agent:    a.agent(e.names),
 			First:    fmtTime(time.Unix(0, a.first)),
 			Last:     fmtTime(time.Unix(0, a.last)),
 		})
@@ -376,24 +419,26 @@ func (e *episodeState) records(slots []slot, now time.Time) []sourceMinuteRecord
 	return out
 }
 
-func (a *agg) outcomeMap() map[string]uint64 {
+func (a *agg) outcomeMap(ns *names) map[string]uint64 {
 	m := make(map[string]uint64)
 	for _, c := range a.outcomes {
 		if c.n > 0 {
-			m[c.key] += c.n
+			m[ns.name(c.name)] += uint64(c.n)
 		}
 	}
 	return m
 }
 
-func (a *agg) topPaths() map[string]uint64 {
+func (a *agg) topPaths(ns *names) map[string]uint64 {
 	type pc struct {
 		p string
 		n uint64
 	}
 	all := make([]pc, 0, len(a.paths))
-	for p, n := range a.paths {
-		all = append(all, pc{p, n})
+	for _, c := range a.paths {
+		if c.n > 0 {
+			all = append(all, pc{ns.name(c.name), uint64(c.n)})
+		}
 	}
 	slices.SortFunc(all, func(x, y pc) int {
 		if c := cmp.Compare(y.n, x.n); c != 0 {
@@ -403,18 +448,21 @@ func (a *agg) topPaths() map[string]uint64 {
 	})
 	m := make(map[string]uint64, topPaths)
 	for _, x := range all[:min(len(all), topPaths)] {
-		m[x.p] = x.n
+		m[x.p] += x.n
 	}
 	return m
 }
 
 // agent is the most frequent user agent; ties go to the one seen first.
-func (a *agg) agent() string {
+func (a *agg) agent(ns *names) string {
 	var best counter
 	for _, c := range a.agents {
 		if c.n > best.n {
 			best = c
 		}
 	}
-	return best.key
+	if best.n == 0 {
+		return ""
+	}
+	return ns.name(best.name)
 }
