@@ -216,6 +216,11 @@ func (h *handler) showRoom(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		h.fail(w, r, p, err)
 		return
 	}
+	// The room is the one page that uses the camera, the microphone and
+	// the screen: it lifts, for its own origin, what the site-wide
+	// Permissions-Policy forbids everywhere else (getUserMedia would fail
+	// at once).
+	w.Header().Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), interest-cohort=()")
 	pg := h.newPage(r, p, "live.title", "live")
 	pg.Title = c.Title
 	pg.Script = liveJSURL
