@@ -34,16 +34,19 @@
     seq: 0, you: null, room: null, position: 0,
     people: new Map(), waiting: [], chat: [], polls: [], strokes: new Map(), slide: {},
   };
-  let ws = null, backoff = 1000, over = false, iceServers = [], pingTimer = 0;
+  let ws = null, backoff = 1000, over = false, iceServers = [], pingTimer = 0, retryTimer = 0;
 
   // --- connection ---------------------------------------------------------
   function send(msg) {
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
   }
   function setStatus(key, ...args) { $('status').textContent = t(key, ...args); }
-  function showError(text) {
+  // showError shows a refusal's message; its code stays on the element
+  // for support and the browser tests.
+  function showError(text, code) {
     const el = $('live-error');
     el.textContent = text;
+    el.dataset.code = code || '';
     el.hidden = !text;
   }
 
@@ -70,10 +73,18 @@
       enable(false);
       if (over) return;
       setStatus('status.reconnecting');
-      setTimeout(() => connect(state.you !== null), backoff + Math.random() * 500);
+      retryTimer = setTimeout(() => { retryTimer = 0; connect(state.you !== null); }, backoff + Math.random() * 500);
       backoff = Math.min(backoff * 2, 15000);
     };
   }
+  // When the device says it is back online, try at once rather than wait
+  // out a backoff that may have grown to 15 s.
+  window.addEventListener('online', () => {
+    if (!retryTimer || over) return;
+    clearTimeout(retryTimer);
+    retryTimer = 0;
+    connect(state.you !== null);
+  });
 
   function end(key) {
     over = true;
@@ -97,8 +108,14 @@
         backoff = 1000;
         state.you = m.you;
         iceServers = (m.ice_servers || []).map((s) => ({ urls: s.urls, username: s.username, credential: s.credential }));
-        if (m.snapshot) applySnapshot(m.snapshot);
-        setSeq(m.seq);
+        // Without a snapshot (a resume) the missed events follow, and
+        // each one moves the seq as it is applied: taking the welcome's
+        // seq now would skip them on the next resume if the line drops
+        // again before they arrive.
+        if (m.snapshot) {
+          applySnapshot(m.snapshot);
+          setSeq(m.seq);
+        }
         afterChange();
         break;
       case 'snapshot':
@@ -112,7 +129,7 @@
         afterChange(m.kind);
         break;
       case 'error':
-        showError(m.message);
+        showError(m.message, m.code);
         if (m.code === 'removed') end('status.removed');
         else if (m.code === 'room_ended') end('status.ended');
         else if (m.code === 'replaced') end('status.replaced');
@@ -336,6 +353,9 @@
     mic.disabled = !perms.mic || over;
     $('board-tools').hidden = !perms.whiteboard;
     board.style.cursor = perms.whiteboard ? 'crosshair' : 'default';
+    // A finger on the board draws for those allowed to, and scrolls the
+    // page for the others (a scroll would cancel the stroke).
+    board.style.touchAction = perms.whiteboard ? 'none' : 'auto';
     const lock = $('lock');
     if (lock && state.room) lock.setAttribute('aria-pressed', state.room.locked ? 'true' : 'false');
     if (!perms.mic && local.mic) stopTrack('mic');
@@ -533,6 +553,7 @@
       if (tx[kind]) await tx[kind].sender.replaceTrack(track);
       setPressed(kind, true);
     } catch (err) {
+      console.error('live: media device:', err);
       showError(t('no_media_device'));
     }
   }
@@ -556,7 +577,7 @@
   }
 
   // For the browser tests and for support: the connections and the state.
-  window.preauLive = { state, get pcSub() { return pcSub; }, get pcPub() { return pcPub; }, send };
+  window.preauLive = { state, get pcSub() { return pcSub; }, get pcPub() { return pcPub; }, get ws() { return ws; }, send };
 
   connect(false);
 })();
