@@ -440,8 +440,14 @@ func (ss *session) startMedia() {
 			},
 			OnMode: func(m sfu.Mode) { _ = ss.rc.room.SetMediaMode(ss.pid, liveclass.MediaMode(m.String())) },
 			OnState: func(t sfu.Target, state string) {
-				if t == sfu.TargetSubscriber && (state == "failed" || state == "disconnected") {
+				if t != sfu.TargetSubscriber {
+					return
+				}
+				switch state {
+				case "failed", "disconnected":
 					_ = ss.rc.room.SetMediaMode(ss.pid, liveclass.MediaLost)
+				case "connected":
+					ss.reportMode() // back from "lost"
 				}
 			},
 		})
@@ -463,11 +469,26 @@ func (ss *session) startMedia() {
 		parked := ss.parked
 		ss.parked = nil
 		ss.mediaMu.Unlock()
+		// The room shows "connecting" from the join until told otherwise,
+		// and OnMode reports only changes: say what the peer receives
+		// now (a class where nobody publishes yet never negotiates, and
+		// would show everyone connecting for good).
+		ss.reportMode()
 		ss.updateAllowed()
 		for _, m := range parked {
 			ss.media(m)
 		}
 	}()
+}
+
+// reportMode tells the room the mode the peer receives now.
+func (ss *session) reportMode() {
+	ss.mediaMu.Lock()
+	peer := ss.peer
+	ss.mediaMu.Unlock()
+	if peer != nil {
+		_ = ss.rc.room.SetMediaMode(ss.pid, liveclass.MediaMode(peer.Mode().String()))
+	}
 }
 
 // updateAllowed gives the media layer what the room lets this participant
