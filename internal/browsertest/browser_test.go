@@ -48,8 +48,23 @@ type env struct {
 
 // start boots the demo school and a headless Chromium, both stopped at the
 // end of the test. It skips the test when Chromium is not installed, or
-// fails it if PREAU_REQUIRE_BROWSER=1.
+// fails it if PREAU_REQUIRE_BROWSER=1. Flags are those of `preau demo`.
 func start(t *testing.T, flags ...string) *env {
+	t.Helper()
+	return startWith(t, browserOptions{}, flags...)
+}
+
+// browserOptions adapt the browser to what a test needs.
+type browserOptions struct {
+	// flags are extra Chromium command-line switches, name to value (true
+	// for a switch without a value).
+	flags map[string]any
+	// timeout replaces testTimeout (tests with several people and media).
+	timeout time.Duration
+}
+
+// startWith is start with a browser adapted by o.
+func startWith(t *testing.T, o browserOptions, flags ...string) *env {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		msg := fmt.Sprintf("browser tests need Chromium at %s (Debian: apt-get install chromium): %v", chromiumPath, err)
@@ -60,7 +75,11 @@ func start(t *testing.T, flags ...string) *env {
 	}
 	srv := apptest.StartDemo(t, flags...)
 
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), testTimeout)
+	timeout := testTimeout
+	if o.timeout > 0 {
+		timeout = o.timeout
+	}
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath),
 		chromedp.Headless,
@@ -80,6 +99,9 @@ func start(t *testing.T, flags ...string) *env {
 		chromedp.Flag("password-store", "basic"),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 800),
+	}
+	for name, value := range o.flags {
+		opts = append(opts, chromedp.Flag(name, value))
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	browser, cancelBrowser := chromedp.NewContext(allocCtx)

@@ -19,14 +19,24 @@
 //   - the keyboard: the skip link comes first and moves the focus to the
 //     main content;
 //   - the weight of the pupil's home page (under 60 KB with its CSS) and the
-//     absence of any third-party request.
+//     absence of any third-party request;
+//   - the live class (live_test.go), with Chromium's fake camera and
+//     microphone: a teacher publishes and three pupils decode the video and
+//     receive the sound (getStats on their subscriber connections); chat
+//     and raised hands round-trip; a pupil's forced offer to publish is
+//     refused until the teacher gives the floor, then the teacher hears
+//     the pupil; a pupil whose line drops comes back with the hand, the
+//     whiteboard and what was said meanwhile; the room works from the
+//     keyboard and fits a phone's screen. Each person is a browser context
+//     of their own, and every wait is for a condition, bounded by a
+//     generous deadline, never a timing.
 //
 // The browser is /usr/bin/chromium (Debian's package). When it is missing
 // the tests are skipped, unless PREAU_REQUIRE_BROWSER=1, which CI sets so
 // that a missing browser fails the build instead of passing silently.
-// Screenshots of the pupil's home page (412 px wide, a common phone) and of
-// the receipt go to /tmp/preau-shots/ for a human to look at; they are not
-// compared with anything.
+// Screenshots of the pupil's home page (412 px wide, a common phone), of
+// the receipt and of the live class's room go to /tmp/preau-shots/ for a
+// human to look at; they are not compared with anything.
 //
 // Run them with:
 //

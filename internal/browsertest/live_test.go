@@ -1,0 +1,570 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// liveBrowser is Chromium for the live class: a fake camera (a moving test
+// pattern) and microphone (a beep) instead of real devices, no permission
+// prompt, and sound allowed to play without a click on the page.
+var liveBrowser = browserOptions{
+	flags: map[string]any{
+		"use-fake-device-for-media-stream": true,
+		"use-fake-ui-for-media-stream":     true,
+		"autoplay-policy":                  "no-user-gesture-required",
+	},
+	// Four people with media in one browser on a small shared machine.
+	timeout: 5 * time.Minute,
+}
+
+// liveDeadline bounds every wait for something to happen in a live class
+// (a message to arrive, media to flow). It is generous on purpose: the
+// tests wait for conditions and never assert how long they took.
+const liveDeadline = 60 * time.Second
+
+// The French texts the room shows (the tabs ask for French).
+const (
+	liveConnected    = "Connecté·e"
+	liveReconnecting = "Connexion perdue : reconnexion…"
+	liveNotPermitted = "Vous n'avez pas l'autorisation de faire cela."
+)
+
+// member is one person in a live class, in a browser context of their own.
+type member struct {
+	login string
+	ctx   context.Context
+	id    string // the participant id in the room ("u12"), once in
+}
+
+// person opens a tab for login that asks for French, and signs in through
+// the login form. What the page logs to its console (errors, live.js's
+// failures) goes to the test log.
+func (e *env) person(t *testing.T, login string) *member {
+	t.Helper()
+	ctx := e.session(t)
+	var mu sync.Mutex
+	done := false
+	t.Cleanup(func() { mu.Lock(); done = true; mu.Unlock() })
+	err := chromedp.Listen(ctx, func(ev any) {
+		var line string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range ev.Args {
+				if a.Value != nil {
+					args = append(args, string(a.Value))
+				} else {
+					args = append(args, a.Description)
+				}
+			}
+			line = fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " "))
+		case *runtime.EventExceptionThrown:
+			line = "exception: " + ev.ExceptionDetails.Text
+			if ex := ev.ExceptionDetails.Exception; ex != nil {
+				line += " " + ex.Description
+			}
+		default:
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			t.Logf("[%s] %s", login, line)
+		}
+	})
+	if err != nil {
+		t.Fatalf("%s: listening to the console: %v", login, err)
+	}
+	french(t, ctx)
+	e.login(t, ctx, login)
+	return &member{login: login, ctx: ctx}
+}
+
+// startClass has the teacher start a live class for 6e A from the form of
+// /live; the form leads to the room, where the teacher waits to be in.
+// It returns the class's id.
+func (e *env) startClass(t *testing.T, teacher *member, title string) string {
+	t.Helper()
+	e.open(t, teacher.ctx, "/live")
+	value, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[string](
+		`[...document.querySelectorAll('#audience option')].find((o) => o.textContent === '6e A')?.value || ''`))
+	if err != nil || value == "" {
+		t.Fatalf("no 6e A in the start form (%v)", err)
+	}
+	if err := chromedp.Do(teacher.ctx,
+		chromedp.SetValue(chromedp.ID("audience"), value),
+		chromedp.SendKeys(chromedp.ID("title"), title),
+	); err != nil {
+		t.Fatalf("filling the start form: %v", err)
+	}
+	follow(t, teacher.ctx, chromedp.CSS(`form[action="/live"] button[type=submit]`))
+	id := lastID(t, teacher.ctx, "/live/")
+	waitIn(t, teacher)
+	return id
+}
+
+// join has a student open /live, find the class and click Rejoindre.
+func (e *env) join(t *testing.T, s *member, classID string) {
+	t.Helper()
+	e.open(t, s.ctx, "/live")
+	link := chromedp.CSS(fmt.Sprintf(`main a[href="/live/%s"]`, classID))
+	contains(t, s.login+"'s /live", text(t, s.ctx, link), "Rejoindre")
+	follow(t, s.ctx, link)
+	waitIn(t, s)
+}
+
+// waitIn waits until m's room page is connected and has drawn the room,
+// and notes m's participant id.
+func waitIn(t *testing.T, m *member) {
+	t.Helper()
+	st := until(t, m, "connected to the room", `({Status: document.getElementById('status').textContent,
+		You: (window.preauLive && preauLive.state.you) || '', Me: document.getElementById('live').dataset.me})`,
+		func(v struct{ Status, You, Me string }) bool { return v.Status == liveConnected && v.You != "" })
+	if st.You != st.Me {
+		t.Fatalf("%s: the room says you are %q, the page %q", m.login, st.You, st.Me)
+	}
+	m.id = st.You
+}
+
+// until evaluates js in m's page (awaiting a promise) until ok holds for
+// its result, which it returns. It fails the test at liveDeadline with the
+// last result, so that the failure shows what the page was in.
+func until[T any](t *testing.T, m *member, what, js string, ok func(T) bool) T {
+	t.Helper()
+	deadline := time.Now().Add(liveDeadline)
+	for {
+		v, err := chromedp.Run(m.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+		if err == nil && ok(v) {
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not %s after %v: last %+v (err %v); the page says %s", m.login, what, liveDeadline, v, err, pageSays(m))
+		}
+		select {
+		case <-m.ctx.Done():
+			t.Fatalf("%s: waiting for %s: %v", m.login, what, m.ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// pageSays is the room page's status and error line, for failures.
+func pageSays(m *member) string {
+	s, err := chromedp.Run(m.ctx, chromedp.Evaluate[string](`(() => {
+		const s = document.getElementById('status'), e = document.getElementById('live-error');
+		return JSON.stringify({status: s && s.textContent, error: e && !e.hidden ? e.textContent : ''});
+	})()`))
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+// click clicks the element sel of m's page.
+func click[S chromedp.Selectable](t *testing.T, m *member, sel S) {
+	t.Helper()
+	if err := chromedp.Do(m.ctx, chromedp.Click(sel, chromedp.NodeVisible)); err != nil {
+		t.Fatalf("%s: clicking %v: %v", m.login, sel, err)
+	}
+}
+
+// row is the button labelled label in the row of participant id in the
+// teacher's list of participants.
+func row(id, label string) chromedp.Search {
+	return chromedp.Search(fmt.Sprintf(`//ul[@id="people"]/li[@data-participant=%q]//button[normalize-space()=%q]`, id, label))
+}
+
+// pressed waits until the button id of m's page is shown with
+// aria-pressed on (true) or off (false).
+func pressed(t *testing.T, m *member, id string, on bool) {
+	t.Helper()
+	want := fmt.Sprint(on)
+	until(t, m, fmt.Sprintf("#%s aria-pressed=%s", id, want),
+		fmt.Sprintf(`(() => { const b = document.getElementById(%q); return b && !b.hidden ? b.getAttribute('aria-pressed') : 'absent'; })()`, id),
+		func(v string) bool { return v == want })
+}
+
+// shownJS tells whether the element %q takes room on m's page: present,
+// not hidden, and not inside anything hidden (the hidden attribute alone
+// is not enough: a style can show a hidden element).
+const shownJS = `(() => { const el = document.getElementById(%q); return !!el && el.getClientRects().length > 0; })()`
+
+// shows waits until the element id of m's page is shown (or not).
+func shows(t *testing.T, m *member, id string, want bool) {
+	t.Helper()
+	what := "showing #" + id
+	if !want {
+		what = "hiding #" + id
+	}
+	until(t, m, what, fmt.Sprintf(shownJS, id), func(shown bool) bool { return shown == want })
+}
+
+// say sends a chat message through m's chat form.
+func say(t *testing.T, m *member, msg string) {
+	t.Helper()
+	if err := chromedp.Do(m.ctx,
+		chromedp.SendKeys(chromedp.ID("chat-text"), msg, chromedp.NodeEnabled),
+		chromedp.Click(chromedp.ID("chat-send"), chromedp.NodeEnabled),
+	); err != nil {
+		t.Fatalf("%s: sending %q: %v", m.login, msg, err)
+	}
+}
+
+// seesChat waits until every msg is in m's chat.
+func seesChat(t *testing.T, m *member, msg ...string) {
+	t.Helper()
+	until(t, m, fmt.Sprintf("showing %q in #chat", msg), `document.getElementById('chat').innerText`, func(chat string) bool {
+		for _, s := range msg {
+			if !strings.Contains(chat, s) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// personRow is what a list of participants says of one person.
+type personRow struct {
+	Found bool
+	Hand  bool // marked with the raised hand
+	Text  string
+}
+
+// personJS reads participant %s's row in the page's #people.
+const personJS = `(() => {
+	const li = document.querySelector('#people li[data-participant="%s"]');
+	return li ? {Found: true, Hand: li.classList.contains('hand'), Text: li.innerText} : {Found: false};
+})()`
+
+// media counts what m's subscriber connection receives.
+type media struct {
+	Video struct{ Reports, Bytes, Frames float64 }
+	Audio struct{ Reports, Bytes float64 }
+}
+
+// inboundJS sums the inbound-rtp reports of the subscriber connection's
+// getStats(), per kind (only the teacher publishes: one report of each).
+const inboundJS = `(async () => {
+	const out = {Video: {Reports: 0, Bytes: 0, Frames: 0}, Audio: {Reports: 0, Bytes: 0}};
+	const pc = window.preauLive && preauLive.pcSub;
+	if (!pc) return out;
+	(await pc.getStats()).forEach((s) => {
+		if (s.type !== 'inbound-rtp') return;
+		const k = s.kind === 'video' ? out.Video : s.kind === 'audio' ? out.Audio : null;
+		if (!k) return;
+		k.Reports++;
+		k.Bytes += s.bytesReceived || 0;
+		if (s.kind === 'video') k.Frames += s.framesDecoded || 0;
+	});
+	return out;
+})()`
+
+// receivesVideoAndAudio waits until m's subscriber connection shows an
+// inbound video report and an inbound audio report, then until a second
+// sample shows video bytes and decoded frames and audio bytes all grown.
+func receivesVideoAndAudio(t *testing.T, m *member) {
+	t.Helper()
+	first := until(t, m, "receiving video and audio", inboundJS, func(v media) bool {
+		return v.Video.Reports > 0 && v.Video.Frames > 0 && v.Audio.Reports > 0 && v.Audio.Bytes > 0
+	})
+	last := until(t, m, "receiving more video frames and audio", inboundJS, func(v media) bool {
+		return v.Video.Bytes > first.Video.Bytes && v.Video.Frames > first.Video.Frames && v.Audio.Bytes > first.Audio.Bytes
+	})
+	t.Logf("%s receives: video %.0f → %.0f bytes, %.0f → %.0f frames decoded; audio %.0f → %.0f bytes", m.login,
+		first.Video.Bytes, last.Video.Bytes, first.Video.Frames, last.Video.Frames, first.Audio.Bytes, last.Audio.Bytes)
+}
+
+// TestLiveTeacherPublishesToThreeStudents: the teacher starts a class for
+// 6e A from /live and turns on the camera and the microphone; three pupils
+// join from /live, and each one's subscriber connection decodes the
+// teacher's video and receives the sound, more and more.
+func TestLiveTeacherPublishesToThreeStudents(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Fractions — classe virtuelle")
+	click(t, teacher, chromedp.ID("camera"))
+	click(t, teacher, chromedp.ID("mic"))
+	pressed(t, teacher, "camera", true)
+	pressed(t, teacher, "mic", true)
+
+	var students []*member
+	for _, login := range []string{"eleve", "e1.2", "e1.3"} {
+		s := e.person(t, login)
+		e.join(t, s, id)
+		students = append(students, s)
+	}
+	for _, s := range students {
+		receivesVideoAndAudio(t, s)
+	}
+	// The teacher sees the three of them, each with the state of their
+	// media connection ("Vidéo et son", or lower if the ladder stepped
+	// down on this busy machine), no longer "connexion…".
+	for _, s := range students {
+		until(t, teacher, "listing "+s.login+" with media", fmt.Sprintf(personJS, s.id), func(r personRow) bool {
+			return r.Found && (strings.Contains(r.Text, "Vidéo et son") || strings.Contains(r.Text, "Son seulement") ||
+				strings.Contains(r.Text, "Tableau et chat seulement"))
+		})
+	}
+	screenshot(t, teacher.ctx, "live-teacher-1280")
+	screenshot(t, students[0].ctx, "live-student-1280")
+}
+
+// TestLiveChatAndHand: a pupil writes in the chat through its form and
+// raises the hand with the button; the teacher's page shows the message
+// and the pupil marked with the raised hand, and the teacher lowers it.
+func TestLiveChatAndHand(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+
+	say(t, lea, "Bonjour madame, je suis là !")
+	seesChat(t, teacher, "Bonjour madame, je suis là !", studentName)
+	seesChat(t, lea, "Bonjour madame, je suis là !")
+
+	click(t, lea, chromedp.ID("hand"))
+	pressed(t, lea, "hand", true)
+	r := until(t, teacher, "showing Léa's raised hand", fmt.Sprintf(personJS, lea.id), func(r personRow) bool { return r.Hand })
+	contains(t, "Léa's row in the teacher's list", r.Text, studentName, "✋", "main levée")
+
+	click(t, teacher, row(lea.id, "Baisser la main"))
+	until(t, teacher, "showing Léa's hand down", fmt.Sprintf(personJS, lea.id), func(r personRow) bool { return r.Found && !r.Hand })
+	pressed(t, lea, "hand", false)
+}
+
+// forcePublishJS makes the page offer to publish a microphone without
+// using its own controls, as a modified page would: an offer with one
+// audio section from a new connection, sent as pub_offer.
+const forcePublishJS = `(async () => {
+	const pc = new RTCPeerConnection();
+	pc.addTransceiver('audio', {direction: 'sendonly'});
+	const offer = await pc.createOffer();
+	preauLive.send({type: 'pub_offer', sdp: offer.sdp});
+	pc.close();
+	return true;
+})()`
+
+// liveError is the room page's error line.
+type liveError struct {
+	Shown      bool
+	Code, Text string
+}
+
+const liveErrorJS = `(() => {
+	const e = document.getElementById('live-error');
+	return {Shown: !e.hidden, Code: e.dataset.code || '', Text: e.textContent};
+})()`
+
+// receivesFromJS tells whether m's subscriber connection has a track whose
+// stream is participant %[1]s's: in the offer the node made (the msid
+// names the stream) or on the page (a media element).
+const receivesFromJS = `(() => {
+	const pc = preauLive.pcSub;
+	const sdp = pc && pc.remoteDescription ? pc.remoteDescription.sdp : '';
+	return sdp.includes('a=msid:%[1]s ') || !!document.querySelector('#videos [id^="media-%[1]s-"]');
+})()`
+
+// audioFromJS measures the audio track participant %s publishes, as m's
+// subscriber connection receives it.
+const audioFromJS = `(async () => {
+	const el = document.getElementById('media-%s-audio');
+	const track = el && el.srcObject && el.srcObject.getAudioTracks()[0];
+	if (!track || !preauLive.pcSub) return 0;
+	let bytes = 0;
+	(await preauLive.pcSub.getStats(track)).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'audio') bytes += s.bytesReceived || 0; });
+	return bytes;
+})()`
+
+// TestLiveStudentPublishesOnlyWhenGranted: a pupil's page that offers to
+// publish a microphone without permission gets the server's refusal
+// (not_permitted, shown on the page) and nothing of it reaches the
+// teacher. Once the teacher gives the floor from the pupil's row, the
+// pupil's page shows the microphone button, the pupil turns it on, and the
+// teacher receives the pupil's sound.
+func TestLiveStudentPublishesOnlyWhenGranted(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+
+	if shown, err := chromedp.Run(lea.ctx, chromedp.Evaluate[bool](fmt.Sprintf(shownJS, "mic"))); err != nil || shown {
+		t.Errorf("a pupil without the floor is offered the microphone button (%v)", err)
+	}
+	if _, err := chromedp.Run(lea.ctx, chromedp.Evaluate[bool](forcePublishJS, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatalf("forcing an offer: %v", err)
+	}
+	refusal := until(t, lea, "showing the refusal", liveErrorJS, func(v liveError) bool { return v.Shown })
+	if refusal.Code != "not_permitted" || refusal.Text != liveNotPermitted {
+		t.Errorf("refusal of the forced offer: code %q, shown %q; want not_permitted, %q", refusal.Code, refusal.Text, liveNotPermitted)
+	}
+	// A chat message sent after the offer reaches the teacher after
+	// anything the offer could have started.
+	say(t, lea, "J'ai essayé de parler.")
+	seesChat(t, teacher, "J'ai essayé de parler.")
+	if got, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[bool](fmt.Sprintf(receivesFromJS, lea.id))); err != nil || got {
+		t.Errorf("the teacher receives a track of the pupil who had no permission (%v)", err)
+	}
+
+	click(t, teacher, row(lea.id, "Donner la parole"))
+	shows(t, lea, "mic", true)
+	click(t, lea, chromedp.ID("mic"))
+	pressed(t, lea, "mic", true)
+	first := until(t, teacher, "receiving Léa's sound", fmt.Sprintf(audioFromJS, lea.id), func(b float64) bool { return b > 0 })
+	last := until(t, teacher, "receiving more of Léa's sound", fmt.Sprintf(audioFromJS, lea.id), func(b float64) bool { return b > first })
+	t.Logf("the teacher receives Léa's sound: %.0f → %.0f bytes", first, last)
+	if got, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[bool](fmt.Sprintf(receivesFromJS, lea.id))); err != nil || !got {
+		t.Errorf("the check that found no track of Léa's before the grant finds none now either (%v)", err)
+	}
+}
+
+// offline cuts m's tab from the network (online false: gives it back):
+// requests and new connections fail and the page's navigator.onLine says
+// so, as when a pupil's Wi-Fi drops. Connections already open are left
+// alone by Chromium's emulation.
+func offline(t *testing.T, m *member, off bool) {
+	t.Helper()
+	var rules []*network.Conditions
+	if off {
+		rules = append(rules, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
+	}
+	if _, err := chromedp.Call(m.ctx, network.EmulateNetworkConditionsByRule,
+		network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: rules}); err != nil {
+		t.Fatalf("%s: network conditions: %v", m.login, err)
+	}
+	if _, err := chromedp.Call(m.ctx, network.OverrideNetworkState,
+		network.OverrideNetworkStateParams{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}); err != nil {
+		t.Fatalf("%s: network state: %v", m.login, err)
+	}
+}
+
+// TestLiveReconnectionKeepsState: a pupil raises the hand and the teacher
+// allows the pupil on the whiteboard; the pupil's line drops (the tab goes
+// offline and its WebSocket is cut). The page says it is reconnecting;
+// meanwhile the teacher writes in the chat. Back online, the page
+// reconnects by itself and the pupil finds the hand still raised, the
+// whiteboard tools still there and the messages sent meanwhile.
+func TestLiveReconnectionKeepsState(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+
+	click(t, lea, chromedp.ID("hand"))
+	pressed(t, lea, "hand", true)
+	until(t, teacher, "showing Léa's raised hand", fmt.Sprintf(personJS, lea.id), func(r personRow) bool { return r.Hand })
+	shows(t, lea, "board-tools", false)
+	click(t, teacher, row(lea.id, "Autoriser au tableau"))
+	shows(t, lea, "board-tools", true)
+
+	offline(t, lea, true)
+	if _, err := chromedp.Run(lea.ctx, chromedp.Evaluate[bool](`(preauLive.ws.close(), true)`)); err != nil {
+		t.Fatalf("cutting the WebSocket: %v", err)
+	}
+	until(t, lea, "saying it reconnects", `document.getElementById('status').textContent`, func(s string) bool { return s == liveReconnecting })
+	r := until(t, teacher, "showing Léa disconnected", fmt.Sprintf(personJS, lea.id), func(r personRow) bool {
+		return strings.Contains(r.Text, "déconnecté·e")
+	})
+	if !r.Hand {
+		t.Errorf("Léa's hand went down in the teacher's list as her line dropped: %q", r.Text)
+	}
+	say(t, teacher, "On reprend à la page 12.")
+	say(t, teacher, "Léa, tu m'entends ?")
+	seesChat(t, teacher, "On reprend à la page 12.", "Léa, tu m'entends ?")
+
+	offline(t, lea, false)
+	back := time.Now()
+	waitIn(t, lea)
+	t.Logf("Léa's page reconnected %v after the line came back", time.Since(back).Round(time.Millisecond))
+	seesChat(t, lea, "On reprend à la page 12.", "Léa, tu m'entends ?")
+	pressed(t, lea, "hand", true)
+	shows(t, lea, "board-tools", true)
+	r = until(t, teacher, "showing Léa back", fmt.Sprintf(personJS, lea.id), func(r personRow) bool {
+		return r.Found && !strings.Contains(r.Text, "déconnecté·e")
+	})
+	if !r.Hand {
+		t.Errorf("Léa's hand is down in the teacher's list after she came back: %q", r.Text)
+	}
+	// Each message once: the missed ones came once, in order.
+	chat := text(t, lea.ctx, chromedp.ID("chat"))
+	if n := strings.Count(chat, "On reprend à la page 12."); n != 1 {
+		t.Errorf("the missed message shows %d times in Léa's chat:\n%s", n, chat)
+	}
+	if i, j := strings.Index(chat, "page 12"), strings.Index(chat, "tu m'entends"); i > j {
+		t.Errorf("the missed messages are out of order in Léa's chat:\n%s", chat)
+	}
+}
+
+// tabTo presses Tab until the element id has the focus (at most 40 times)
+// and fails if it never gets it.
+func tabTo(t *testing.T, m *member, id string) {
+	t.Helper()
+	for range 40 {
+		press(t, m.ctx, kb.Tab)
+		if f := focus(t, m.ctx); f.ID == id {
+			if f.Width == 0 || f.Height == 0 || f.Left < 0 || f.Left+f.Width > f.ViewportWidth {
+				t.Errorf("%s: #%s has the focus but is not on screen: %+v", m.login, id, f)
+			}
+			return
+		}
+	}
+	t.Fatalf("%s: 40 Tabs never reached #%s", m.login, id)
+}
+
+// TestLiveRoomKeyboardAndPhone: on a phone's screen (390 px), the pupil's
+// room page has no horizontal scroll, and the essential controls work
+// from the keyboard alone: Tab to the hand button and Enter raises the
+// hand; Tab to the message field, type, and Enter sends it.
+func TestLiveRoomKeyboardAndPhone(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	if err := chromedp.Do(lea.ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile)); err != nil {
+		t.Fatal(err)
+	}
+	e.join(t, lea, id)
+
+	width, err := chromedp.Run(lea.ctx, chromedp.Evaluate[struct{ Scroll, Client float64 }](
+		`({Scroll: document.documentElement.scrollWidth, Client: document.documentElement.clientWidth})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if width.Scroll > width.Client {
+		t.Errorf("the room page scrolls sideways on a 390 px screen: %.0f px wide in %.0f", width.Scroll, width.Client)
+	}
+	screenshot(t, lea.ctx, "live-room-390")
+
+	e.open(t, lea.ctx, "/live/"+id) // a fresh load: the focus starts at the top
+	waitIn(t, lea)
+	tabTo(t, lea, "hand")
+	press(t, lea.ctx, kb.Enter)
+	pressed(t, lea, "hand", true)
+	until(t, teacher, "showing Léa's raised hand", fmt.Sprintf(personJS, lea.id), func(r personRow) bool { return r.Hand })
+
+	tabTo(t, lea, "chat-text")
+	if err := chromedp.Do(lea.ctx, chromedp.KeyEvent("Merci madame"), chromedp.KeyEvent(kb.Enter)); err != nil {
+		t.Fatalf("typing a message: %v", err)
+	}
+	seesChat(t, teacher, "Merci madame")
+	if v, err := chromedp.Run(lea.ctx, chromedp.Value(chromedp.ID("chat-text"))); err != nil || v != "" {
+		t.Errorf("the message field after sending: %q (%v), want it empty", v, err)
+	}
+}
