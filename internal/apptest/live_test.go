@@ -343,4 +343,4 @@ func userID(t *testing.T, a *app.App, login string) string {
 type emptyJar struct{}
 
 func (emptyJar) SetCookies(*url.URL, []*http.Cookie) {}
-func (emptyJar) Cookies(*url.URL) []*http.Cookie   { return nil }
+func (emptyJar) Cookies(*url.URL) []*http.Cookie     { return nil }
