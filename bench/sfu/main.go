@@ -2,14 +2,30 @@
 // one teacher publishes a 360p-like VP8 camera (about 500 kbit/s, 30 fps)
 // and Opus-like audio; synthetic pion subscribers (no browser) join, first
 // a burst of students at once (join latency), then the rest in waves; the
-// stream then runs for the measured duration. It prints loss, packets, the
-// process's CPU seconds and join latency percentiles, and stops by itself.
+// stream then runs for the measured duration. It prints loss, packets, CPU
+// seconds and join latency percentiles, and stops by itself.
 //
-//	go run ./bench/sfu -subscribers 1000 -duration 30s
+// It runs in one of three roles:
 //
-// The subscribers run in the same process as the node, so the CPU seconds
-// are the node's and the clients' together (the clients decrypt every
-// packet the node encrypts): an upper bound for the node alone.
+//	go run ./bench/sfu -subscribers 1000 -duration 30s        # -role both
+//	go run ./bench/sfu -role node -listen 127.0.0.1:18500
+//	go run ./bench/sfu -role clients -node http://127.0.0.1:18500 -subscribers 1000 -duration 20s
+//
+// With -role both (the default) the subscribers run in the same process
+// as the node, so the CPU seconds are the node's and the clients' together
+// (the clients decrypt every packet the node encrypts): an upper bound for
+// the node alone, and on two cores the clients starve the node.
+//
+// The split mode measures the node alone: -role node runs only the node
+// and a small HTTP signalling endpoint on loopback (wire.go), which also
+// serves the node's counters and its process's CPU time (/stats) and its
+// profiles (/debug/pprof/); it stops when told (POST /stop), on SIGTERM,
+// or after -max-lifetime. -role clients runs the teacher and the
+// subscribers against it, reads the node's /stats at both ends of the
+// measured window (node CPU per subscriber, forwarded bitrate, drops) and
+// its own CPU time (a saturated clients process may be where the loss
+// is), prints a markdown row for bench/sfu.sh, and stops the node at the
+// end. bench/sfu.sh pins the two processes to different cores.
 package main
 
 import (
@@ -39,11 +55,38 @@ func main() {
 		setup       = flag.Duration("setup-timeout", 3*time.Minute, "bound on joining everyone")
 		workers     = flag.Int("workers", 0, "fan-out workers (0: the node's default)")
 		verbose     = flag.Bool("v", false, "log the node's warnings")
-		cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file")
+		cpuprofile  = flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file (the clients' in -role clients)")
+
+		role        = flag.String("role", "both", "both: node and clients in this process; node: the node alone; clients: the clients of a -role node process")
+		listen      = flag.String("listen", "127.0.0.1:0", "node: signalling HTTP address (loopback only)")
+		ice         = flag.String("ice", "127.0.0.1:0", "node: ICE UDP address (loopback only)")
+		maxLifetime = flag.Duration("max-lifetime", 15*time.Minute, "node: stop after this long whatever happens")
+		nodeURL     = flag.String("node", "", "clients: the node's signalling URL, http://127.0.0.1:PORT")
+		nodeProfile = flag.String("node-profile", "", "clients: write a CPU profile of the node process over the measured window to this file")
+		keepNode    = flag.Bool("keep-node", false, "clients: leave the node running at the end")
+		header      = flag.Bool("table-header", false, "print the header of the markdown table whose rows -role clients prints, and exit")
 	)
 	flag.Parse()
 	profile = *cpuprofile
-	if err := run(*subscribers, *burst, *wave, *duration, *setup, *workers, *verbose); err != nil {
+	if *header {
+		fmt.Println(rowHeader)
+		return
+	}
+	var err error
+	switch *role {
+	case "both":
+		err = run(*subscribers, *burst, *wave, *duration, *setup, *workers, *verbose)
+	case "node":
+		err = runNode(nodeOptions{listen: *listen, ice: *ice, workers: *workers, maxLifetime: *maxLifetime, verbose: *verbose})
+	case "clients":
+		_, err = runClients(clientsOptions{
+			node: *nodeURL, subscribers: *subscribers, burst: *burst, wave: *wave,
+			duration: *duration, setup: *setup, nodeProfile: *nodeProfile, cpuProfile: *cpuprofile, keepNode: *keepNode,
+		})
+	default:
+		err = fmt.Errorf("unknown -role %q: want both, node or clients", *role)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "sfu bench:", err)
 		os.Exit(1)
 	}
@@ -267,9 +310,16 @@ func pct(sorted []time.Duration, p int) time.Duration {
 }
 
 func cpuTime() time.Duration {
+	user, sys := cpuTimes()
+	return user + sys
+}
+
+// cpuTimes returns the process's user and system CPU time (getrusage), or
+// zeros if it cannot be read.
+func cpuTimes() (user, sys time.Duration) {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
+		return 0, 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
