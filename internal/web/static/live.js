@@ -512,6 +512,12 @@
     const p = m.play();
     if (p) p.catch(() => offerSoundButton(m));
     e.track.addEventListener('ended', () => m.remove());
+    // A publisher that turns its camera off sends nothing: the browser
+    // mutes the track after a moment; hide the frozen last frame.
+    if (m.tagName === 'VIDEO') {
+      e.track.addEventListener('mute', () => { m.hidden = true; });
+      e.track.addEventListener('unmute', () => { m.hidden = false; });
+    }
   }
 
   // A browser may refuse to play sound before the user touched the page.
@@ -551,13 +557,28 @@
       local[kind] = track;
       track.addEventListener('ended', () => stopTrack(kind));
       if (tx[kind]) await tx[kind].sender.replaceTrack(track);
+      if (kind !== 'mic') preview(kind, track);
       setPressed(kind, true);
     } catch (err) {
       console.error('live: media device:', err);
       showError(t('no_media_device'));
     }
   }
+  // preview shows a teacher what their camera or screen sends (muted, and
+  // not announced to screen readers twice).
+  function preview(kind, track) {
+    const id = 'preview-' + kind;
+    let v = document.getElementById(id);
+    if (!track) { if (v) v.remove(); return; }
+    if (!v) {
+      v = el('video', { id, autoplay: true, muted: true, playsInline: true, className: 'preview' });
+      v.setAttribute('aria-hidden', 'true');
+      $('videos').prepend(v);
+    }
+    v.srcObject = new MediaStream([track]);
+  }
   function stopTrack(kind) {
+    preview(kind, null);
     if (local[kind]) local[kind].stop();
     delete local[kind];
     if (tx[kind]) tx[kind].sender.replaceTrack(null).catch(() => {});
