@@ -69,6 +69,7 @@ log "building bench/sfu"
 go build -o "$BIN" ./bench/sfu
 
 NODE_PID=""
+CLIENTS_PID=""
 stop_node() { # waits up to 20 s for the node to stop by itself (the clients asked it), then kills it
 	[[ -n $NODE_PID ]] || return 0
 	for _ in $(seq 100); do
@@ -82,11 +83,12 @@ stop_node() { # waits up to 20 s for the node to stop by itself (the clients ask
 	wait "$NODE_PID" 2>/dev/null || true
 	NODE_PID=""
 }
-cleanup() {
-	if [[ -n $NODE_PID ]]; then
-		kill "$NODE_PID" 2>/dev/null || true
-		wait "$NODE_PID" 2>/dev/null || true
-	fi
+cleanup() { # timeout(1) passes the TERM on to the bench process it runs
+	local pid
+	for pid in $CLIENTS_PID $NODE_PID; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
 	cpu_cleanup
 }
 trap cleanup EXIT
@@ -107,10 +109,16 @@ for n in $SIZES; do
 	prof=()
 	[[ $n == "$PROFILE" ]] && prof=(-node-profile "$OUT/node-$n.pprof")
 	# The clients wait for the node's signalling to answer, and stop it
-	# at the end.
-	if (cpu_exec load timeout "$clients_s" "$BIN" -role clients -node "http://127.0.0.1:$PORT" \
+	# at the end. In the background, so that a signal to this script
+	# interrupts the wait and the trap stops both processes at once.
+	(cpu_exec load timeout "$clients_s" "$BIN" -role clients -node "http://127.0.0.1:$PORT" \
 		-subscribers "$n" -duration "$DURATION" -burst "$BURST" -wave "$WAVE" -setup-timeout "$SETUP" \
-		"${prof[@]}") >"$OUT/clients-$n.txt" 2>&1; then
+		"${prof[@]}") >"$OUT/clients-$n.txt" 2>&1 &
+	CLIENTS_PID=$!
+	ok=1
+	wait "$CLIENTS_PID" || ok=0
+	CLIENTS_PID=""
+	if ((ok)); then
 		row=$(sed -n 's/^row: //p' "$OUT/clients-$n.txt")
 		log "$row"
 		rows+=("$row")
@@ -130,5 +138,5 @@ done
 	"$BIN" -table-header
 	printf '%s\n' "${rows[@]}"
 	echo
-	echo "Loss (recv vs expected): packets the subscribers received (retransmissions included) against packets published × subscribers over the window; packets in flight at its ends can make it slightly negative (shown as 0). Loss (seq gaps): sequence numbers never received. Node CPU: the node process's user + system time over the window (% sys: the kernel's share; on loopback sendto also runs the receiving sockets' UDP input, which a real NIC would not charge the node). µs/packet: node CPU per packet written to one subscriber. Forwarded: the node's output; packets/s published is 112.7 when the teacher's generator (in the clients process) keeps time, less when the clients' core made it late. Node drops: fan-out queue overflows or refused writes. A saturated clients core means late reads there: the loss may be the clients', not the node's."
+	echo "Loss (recv vs expected): packets the subscribers received (retransmissions included) against packets published × subscribers over the window; packets in flight at its ends can make it slightly negative (shown as 0). Loss (seq gaps): sequence numbers never received. Node CPU: the node process's user + system time over the window (% sys: the kernel's share; on loopback sendto also runs the receiving sockets' UDP input, which a real NIC would not charge the node). µs/packet: node CPU per packet written to one subscriber. Forwarded: the node's output; packets/s published is 112.7 when the teacher's generator (in the clients process) keeps time, less when the clients' core made it late. Node drops: fan-out queue overflows or refused writes; mode changes: subscribers the degradation ladder moved (down to audio on loss, which then counts as loss here). A saturated clients core means late reads there: the loss may be the clients', not the node's."
 } | tee "$OUT/sfu.md"

@@ -605,7 +605,7 @@ func satNote(saturated bool) string {
 }
 
 // rowHeader and row are the markdown table bench/sfu.sh prints.
-const rowHeader = "| Subscribers | Loss (recv vs expected) | Loss (seq gaps) | Packets received / expected | Node CPU (cores) | Node CPU per subscriber | Forwarded | Node drops | Join p50 / p99 (burst) | Clients CPU (cores) |\n" +
+const rowHeader = "| Subscribers | Loss (recv vs expected) | Loss (seq gaps) | Packets received / expected | Node CPU (cores) | Node CPU per subscriber | Forwarded | Node drops / mode changes | Join p50 / p99 (burst) | Clients CPU (cores) |\n" +
 	"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 func (r result) row() string {
@@ -617,7 +617,7 @@ func (r result) row() string {
 	if r.clientSaturated() {
 		clients += " **saturated: loss may be the clients'**"
 	}
-	return fmt.Sprintf("| %d | %.3f %% | %.3f %% | %d / %d | %s | %.3f ms/s (%.1f µs/packet) | %.1f Mbit/s (%.0f packets/s published) | %d | %s / %s (%d) | %s |",
+	return fmt.Sprintf("| %d | %.3f %% | %.3f %% | %d / %d | %s | %.3f ms/s (%.1f µs/packet) | %.1f Mbit/s (%.0f packets/s published) | %d / %d | %s / %s (%d) | %s |",
 		r.subscribers, r.loss, r.gapLoss, r.received, r.expected, node, r.nodeMsPerSub(), r.nodeUsPerPacket(),
-		float64(8*r.bytesFwd)/r.nodeSecs/1e6, r.publishRate(), r.dropped, r.joinP50, r.joinP99, r.burst, clients)
+		float64(8*r.bytesFwd)/r.nodeSecs/1e6, r.publishRate(), r.dropped, r.modeChanges, r.joinP50, r.joinP99, r.burst, clients)
 }
