@@ -84,7 +84,9 @@ func NewClient(id string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+	// Pion's interceptors log through their own loggers unless told: a
+	// closing client's TWCC feedback logged "closed pipe" errors.
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithInterceptorLoggerFactory(quiet{})); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{LoggerFactory: quiet{}}
