@@ -281,20 +281,21 @@ func TestFloodOne16(t *testing.T) {
 func TestFloodForwardedRotatesXFF(t *testing.T) {
 	var mu sync.Mutex
 	peers, xff := map[string]bool{}, map[string]int{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		mu.Lock()
 		peers[host] = true
 		xff[r.Header.Get("X-Forwarded-For")]++
 		mu.Unlock()
 	}))
-	defer srv.Close()
 	var conns atomic.Int64
 	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Add(1)
 		}
 	}
+	srv.Start()
+	defer srv.Close()
 	f := scenario.Flood{Rate: 400, Duration: time.Second, Sources: scenario.SourcesForwarded, MaxInFlight: 8}
 	r := f.Run(context.Background(), scenario.Target{URL: srv.URL})
 	logFlood(t, r)
