@@ -25,7 +25,11 @@
 # Settings (environment): SIZES ("100 250 500 750 1000 1250"), DURATION
 # (20s), BURST (30), WAVE (50), SETUP (5m: bound on joining everyone),
 # PORT (18500), PIN (1; 0 runs unpinned), NODE_CPUS (0), CLIENT_CPUS (1),
-# WORKERS (0: the node's default), PROFILE (a size whose node CPU profile
+# WORKERS (0: the node's default), NODE_QUOTA (cap the node at this many
+# cores with a CFS quota, e.g. 0.25: on two cores the clients saturate
+# their core long before the node saturates its own, and a node shrunk
+# below them shows where it saturates; its capacity per core is then
+# about the largest clean size / NODE_QUOTA), PROFILE (a size whose node CPU profile
 # to write to $OUT/node-SIZE.pprof), OUT (bench/out/sfu), BIN.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +44,7 @@ PIN=${PIN:-1}
 NODE_CPUS=${NODE_CPUS:-0}
 CLIENT_CPUS=${CLIENT_CPUS:-1}
 WORKERS=${WORKERS:-0}
+NODE_QUOTA=${NODE_QUOTA:-}
 PROFILE=${PROFILE:-}
 OUT=${OUT:-$HERE/out/sfu}
 BIN=${BIN:-$OUT/sfu-bench}
@@ -94,11 +99,19 @@ cleanup() { # timeout(1) passes the TERM on to the bench process it runs
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-cpu_init "$PIN" "$NODE_CPUS" "$CLIENT_CPUS"
+[[ -z $NODE_QUOTA || $NODE_QUOTA =~ ^[0-9]*\.?[0-9]+$ ]] || { log "NODE_QUOTA must be a number of cores, e.g. 0.25"; exit 2; }
+cpu_init "$PIN" "$NODE_CPUS" "$CLIENT_CPUS" "$NODE_QUOTA"
+quota=()
+[[ -n $CPU_QUOTA ]] && quota=(-node-cores "$CPU_QUOTA")
 case $CPU_MODE in
 cpuset | taskset) placement="node pinned to CPU $CPU_TARGET, clients to CPU $CPU_LOAD ($CPU_MODE)" ;;
 *) placement="**unpinned** (${CPU_NOTE:-PIN=0}): node and clients share the CPUs" ;;
 esac
+if [[ -n $CPU_QUOTA ]]; then
+	placement+="; the node limited to $CPU_QUOTA cores (CFS quota, 10 ms period)"
+elif [[ -n $NODE_QUOTA ]]; then
+	placement+="; NODE_QUOTA=$NODE_QUOTA could not be set: the node is not limited"
+fi
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 for n in $SIZES; do
@@ -113,7 +126,7 @@ for n in $SIZES; do
 	# interrupts the wait and the trap stops both processes at once.
 	(cpu_exec load timeout "$clients_s" "$BIN" -role clients -node "http://127.0.0.1:$PORT" \
 		-subscribers "$n" -duration "$DURATION" -burst "$BURST" -wave "$WAVE" -setup-timeout "$SETUP" \
-		"${prof[@]}") >"$OUT/clients-$n.txt" 2>&1 &
+		"${prof[@]}" "${quota[@]}") >"$OUT/clients-$n.txt" 2>&1 &
 	CLIENTS_PID=$!
 	ok=1
 	wait "$CLIENTS_PID" || ok=0
@@ -138,5 +151,5 @@ done
 	"$BIN" -table-header
 	printf '%s\n' "${rows[@]}"
 	echo
-	echo "Loss (recv vs expected): packets the subscribers received (retransmissions included) against packets published × subscribers over the window; packets in flight at its ends can make it slightly negative (shown as 0). Loss (seq gaps): sequence numbers never received. Node CPU: the node process's user + system time over the window (% sys: the kernel's share; on loopback sendto also runs the receiving sockets' UDP input, which a real NIC would not charge the node). µs/packet: node CPU per packet written to one subscriber. Forwarded: the node's output; packets/s published is 112.7 when the teacher's generator (in the clients process) keeps time, less when the clients' core made it late. Node drops: fan-out queue overflows or refused writes; mode changes: subscribers the degradation ladder moved (down to audio on loss, which then counts as loss here). A saturated clients core means late reads there: the loss may be the clients', not the node's."
+	echo "Loss (recv vs expected): packets the subscribers received (retransmissions included) against packets published × subscribers over the window; packets in flight at its ends can make it slightly negative (shown as 0); **backlog +x %** means x % more received than published in the window: packets queued before it were delivered late, someone fell behind (a saturated node shows this before it shows loss). Loss (seq gaps): sequence numbers never received. Node CPU: the node process's user + system time over the window (% sys: the kernel's share; on loopback sendto also runs the receiving sockets' UDP input, which a real NIC would not charge the node). µs/packet: node CPU per packet written to one subscriber. Forwarded: the node's output; packets/s published is 112.7 when the teacher's generator (in the clients process) keeps time, less when the clients' core made it late. Node drops: fan-out queue overflows or refused writes; mode changes: subscribers the degradation ladder moved (down to audio on loss, which then counts as loss here). A saturated clients core means late reads there: the loss may be the clients', not the node's."
 } | tee "$OUT/sfu.md"

@@ -29,8 +29,9 @@ type clientsOptions struct {
 	subscribers, burst      int
 	wave                    int
 	duration, setup         time.Duration
-	nodeProfile, cpuProfile string // CPU profiles of the measured window, node's and clients'
-	keepNode                bool   // do not stop the node at the end
+	nodeProfile, cpuProfile string  // CPU profiles of the measured window, node's and clients'
+	keepNode                bool    // do not stop the node at the end
+	nodeCores               float64 // the node's CFS quota in cores, if any (0: its CPUs)
 }
 
 // runClients drives a node process: the teacher publishes, the students
@@ -154,6 +155,9 @@ func runClients(o clientsOptions) (res result, err error) {
 		fmt.Fprintln(os.Stderr, "clients: node profile:", err)
 	}
 	res = measure(before, after, len(subs), lat)
+	if o.nodeCores > 0 {
+		res.nodeCPUs = min(res.nodeCPUs, o.nodeCores)
+	}
 	res.print(os.Stdout)
 	if serr := api.streamErr(); serr != nil {
 		return res, fmt.Errorf("clients: events stream: %w", serr)
@@ -499,7 +503,7 @@ type result struct {
 	loss, gapLoss            float64 // percent
 	nodeCPU, nodeSecs        float64 // CPU seconds of the node process, and its window by its own clock
 	nodeSys                  float64 // of which system time
-	nodeCPUs                 int     // CPUs the node may run on
+	nodeCPUs                 float64 // cores the node may use: its CPUs, or its CFS quota
 	clientCPU                float64 // CPU seconds of the clients process
 	clientCPUs               int
 	forwarded, dropped       uint64
@@ -522,7 +526,7 @@ func measure(b, a splitSnap, subs int, lat []time.Duration) result {
 		nodeCPU:     (a.node.CPU - b.node.CPU).Seconds(),
 		nodeSys:     (a.node.SysCPU - b.node.SysCPU).Seconds(),
 		nodeSecs:    a.node.At.Sub(b.node.At).Seconds(),
-		nodeCPUs:    a.node.NumCPU,
+		nodeCPUs:    float64(a.node.NumCPU),
 		clientCPU:   (a.clientCPU - b.clientCPU).Seconds(),
 		clientCPUs:  runtime.NumCPU(),
 		burst:       len(lat),
@@ -557,6 +561,18 @@ func measure(b, a splitSnap, subs int, lat []time.Duration) result {
 // as saturated: its work then waits for CPU, and loss may be its own.
 const saturatedAt = 0.9
 
+// backlog is how much more the subscribers received than was published
+// in the window, in percent: packets queued before it (in the node's
+// socket buffer or fan-out queues, or the clients') delivered late. A
+// few per mille is the window's edges; more means someone fell behind,
+// and the loss is still to come.
+func (r result) backlog() float64 {
+	if r.expected == 0 {
+		return 0
+	}
+	return 100 * (float64(r.received)/float64(r.expected) - 1)
+}
+
 // publishRate is the teacher's packets per second: 112.7 when its
 // tickers keep time (60 video packets, 2.7 more for a keyframe every 3 s,
 // 50 audio); less means the clients' core made it late too.
@@ -566,7 +582,7 @@ func (r result) nodeCores() float64   { return r.nodeCPU / r.nodeSecs }
 func (r result) sysShare() float64    { return 100 * r.nodeSys / max(r.nodeCPU, 1e-9) }
 func (r result) clientCores() float64 { return r.clientCPU / r.secs }
 func (r result) nodeSaturated() bool {
-	return r.nodeCores() >= saturatedAt*float64(r.nodeCPUs)
+	return r.nodeCores() >= saturatedAt*r.nodeCPUs
 }
 func (r result) clientSaturated() bool {
 	return r.clientCores() >= saturatedAt*float64(r.clientCPUs)
@@ -588,7 +604,10 @@ func (r result) print(w io.Writer) {
 	fmt.Fprintf(w, "  packets: published %d (%.1f/s; 112.7/s when the publisher keeps time), expected at subscribers %d, received %d (video %d, audio %d)\n",
 		r.published, r.publishRate(), r.expected, r.received, r.video, r.audio)
 	fmt.Fprintf(w, "  loss: %.3f %% (received vs expected), %.3f %% (sequence gaps)\n", r.loss, r.gapLoss)
-	fmt.Fprintf(w, "  node CPU: %.2f s (%.2f cores of %d%s; %.0f %% system), %.3f ms per subscriber per second, %.1f µs per packet forwarded (node process only)\n",
+	if r.backlog() > 1 {
+		fmt.Fprintf(w, "  BACKLOG: %.1f %% more received than published in the window: the node or the clients fell behind\n", r.backlog())
+	}
+	fmt.Fprintf(w, "  node CPU: %.2f s (%.2f cores of %g%s; %.0f %% system), %.3f ms per subscriber per second, %.1f µs per packet forwarded (node process only)\n",
 		r.nodeCPU, r.nodeCores(), r.nodeCPUs, satNote(r.nodeSaturated()), r.sysShare(), r.nodeMsPerSub(), r.nodeUsPerPacket())
 	fmt.Fprintf(w, "  clients CPU: %.2f s (%.2f cores of %d%s)\n", r.clientCPU, r.clientCores(), r.clientCPUs, satNote(r.clientSaturated()))
 	fmt.Fprintf(w, "  node: forwarded %d packets (%.1f Mbit/s), dropped %d, NACKs %d, retransmitted %d, PLIs %d forwarded %d suppressed, mode changes %d\n",
@@ -609,7 +628,7 @@ const rowHeader = "| Subscribers | Loss (recv vs expected) | Loss (seq gaps) | P
 	"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 func (r result) row() string {
-	node := fmt.Sprintf("%.2f (%.0f %% sys)", r.nodeCores(), r.sysShare())
+	node := fmt.Sprintf("%.2f of %g (%.0f %% sys)", r.nodeCores(), r.nodeCPUs, r.sysShare())
 	if r.nodeSaturated() {
 		node += " **saturated**"
 	}
@@ -617,7 +636,11 @@ func (r result) row() string {
 	if r.clientSaturated() {
 		clients += " **saturated: loss may be the clients'**"
 	}
-	return fmt.Sprintf("| %d | %.3f %% | %.3f %% | %d / %d | %s | %.3f ms/s (%.1f µs/packet) | %.1f Mbit/s (%.0f packets/s published) | %d / %d | %s / %s (%d) | %s |",
-		r.subscribers, r.loss, r.gapLoss, r.received, r.expected, node, r.nodeMsPerSub(), r.nodeUsPerPacket(),
+	loss := fmt.Sprintf("%.3f %%", r.loss)
+	if r.backlog() > 1 {
+		loss += fmt.Sprintf(" **backlog +%.1f %%**", r.backlog())
+	}
+	return fmt.Sprintf("| %d | %s | %.3f %% | %d / %d | %s | %.3f ms/s (%.1f µs/packet) | %.1f Mbit/s (%.0f packets/s published) | %d / %d | %s / %s (%d) | %s |",
+		r.subscribers, loss, r.gapLoss, r.received, r.expected, node, r.nodeMsPerSub(), r.nodeUsPerPacket(),
 		float64(8*r.bytesFwd)/r.nodeSecs/1e6, r.publishRate(), r.dropped, r.modeChanges, r.joinP50, r.joinP99, r.burst, clients)
 }

@@ -64,6 +64,7 @@ func main() {
 		nodeURL     = flag.String("node", "", "clients: the node's signalling URL, http://127.0.0.1:PORT")
 		nodeProfile = flag.String("node-profile", "", "clients: write a CPU profile of the node process over the measured window to this file")
 		keepNode    = flag.Bool("keep-node", false, "clients: leave the node running at the end")
+		nodeCores   = flag.Float64("node-cores", 0, "clients: the node's CPU quota in cores, to judge its saturation (0: its CPUs)")
 		header      = flag.Bool("table-header", false, "print the header of the markdown table whose rows -role clients prints, and exit")
 	)
 	flag.Parse()
@@ -81,7 +82,7 @@ func main() {
 	case "clients":
 		_, err = runClients(clientsOptions{
 			node: *nodeURL, subscribers: *subscribers, burst: *burst, wave: *wave,
-			duration: *duration, setup: *setup, nodeProfile: *nodeProfile, cpuProfile: *cpuprofile, keepNode: *keepNode,
+			duration: *duration, setup: *setup, nodeProfile: *nodeProfile, cpuProfile: *cpuprofile, keepNode: *keepNode, nodeCores: *nodeCores,
 		})
 	default:
 		err = fmt.Errorf("unknown -role %q: want both, node or clients", *role)
