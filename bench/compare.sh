@@ -78,6 +78,9 @@
 #                          the table's "Other CPU" column shows how much CPU
 #                          other processes took during each run.
 #   QUIET_BUSY [15]
+#   CALM_WAIT [330]        before each storm run, wait up to this many seconds
+#                          for the shield's escalation level to be back to 0
+#                          (it cools down one level a minute after a flood)
 #   SIGNIN_S [STUDENTS/2]  extra seconds each storm run may take to sign the
 #                          students in before its steps (argon2id on a
 #                          target shrunk by TARGET_QUOTA is slow)
@@ -97,7 +100,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 
 CONFIG_VARS=(STEP MULTIPLES STUDENTS SIZE SOURCES SETUPS CAPACITY ALLOWLIST PIN TARGET_CPUS LOAD_CPUS TARGET_QUOTA
-	QUIET_WAIT QUIET_BUSY BASE_PORT PREAU_BIN SKIP_BUILD OUT)
+	QUIET_WAIT QUIET_BUSY CALM_WAIT BASE_PORT PREAU_BIN SKIP_BUILD OUT)
 # The command as given: the configuration variables set in the environment.
 COMMAND=""
 for v in "${CONFIG_VARS[@]}"; do
@@ -119,6 +122,7 @@ TARGET_CPUS=${TARGET_CPUS:-0}
 LOAD_CPUS=${LOAD_CPUS:-1}
 TARGET_QUOTA=${TARGET_QUOTA:-}
 QUIET_WAIT=${QUIET_WAIT:-20}
+CALM_WAIT=${CALM_WAIT:-330}
 QUIET_BUSY=${QUIET_BUSY:-15}
 BASE_PORT=${BASE_PORT:-18200}
 PREAU_BIN=${PREAU_BIN:-/tmp/preau-compare}
@@ -406,6 +410,25 @@ storm_pinned() { # dir limit cmd...: the storm on the load CPUs, bounded
 # Appends one line to runs.tsv (RUNS_HEADER), except for the capacity run
 # (no capacity given).
 RUNS_HEADER="setup multiple goodput p99 p99_class newcomer newcomer_class sent reached_storm reach_storm cpu_storm rss_storm expected reached_own preau_cores nginx_cores rss_kib storm_cores other_cores rc"
+# wait_calm waits (up to CALM_WAIT seconds) for the shield to come back to
+# its normal level after the previous multiple's flood: its escalation
+# ladder cools down one level a minute, and a multiple run during the
+# cool-down measures the previous flood's after-effects (students signing
+# in through the waiting room), not its own flood. Setups without the
+# shield have no such metric and return at once.
+wait_calm() { # label app
+	local i level
+	for ((i = 0; i < CALM_WAIT; i++)); do
+		level=$(curl -fs --max-time 2 "http://$2/metrics" | awk '/^preau_shield_level /{print $2}')
+		if [[ -z $level || $level == 0 ]]; then
+			((i > 0)) && log "$1: the shield is back to normal after ${i}s"
+			return 0
+		fi
+		sleep 1
+	done
+	log "$1: the shield is still at level $level after ${CALM_WAIT}s; running anyway"
+}
+
 run_storm() {
 	local setup=$1 m=$2 url=$3 app=$4 dir=$5 cap=${6:-}
 	mkdir -p "$dir"
@@ -425,6 +448,7 @@ run_storm() {
 		for w in $(nginx_workers); do tpids+=("$w"); done
 	fi
 	local a0 a1 p0 p1 n0=0 n1=0 m0 i0 s0 q0 m1 i1 s1 q1 rc=0
+	wait_calm "$setup ${m}x" "$app"
 	wait_quiet "$setup ${m}x"
 	a0=$(app_attack_count "$app")
 	p0=$(ticks "$PREAU_PID")

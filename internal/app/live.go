@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,10 +24,19 @@ func (a *App) openLive(ctx context.Context) error {
 	if u, err := url.Parse(cfg.BaseURL); err == nil {
 		turnHost = u.Hostname() // the name users reach the server by
 	}
+	// The node degrades badly once its CPU saturates (packets queue, NACKs
+	// and retransmissions pile up): admit below it. One core forwarded a
+	// 500 kbit/s stream to 600 subscribers at 0.73 of a core on the
+	// reference machine (bench/RESULTS.md), so 400 per CPU leaves room
+	// for the web pages on the same machine.
+	maxSubs := cfg.LiveMaxSubscribers
+	if maxSubs == 0 {
+		maxSubs = 400 * runtime.GOMAXPROCS(0)
+	}
 	node, err := sfu.New(sfu.Config{
 		ICEUDPAddr: cfg.LiveUDP, ICETCPAddr: cfg.LiveTCP, TURNUDPAddr: cfg.TURNUDP, TURNTCPAddr: cfg.TURNTCP,
 		PublicIPs: cfg.LivePublicIPs, TURNHost: turnHost, TURNKey: derive(a.secret, "turn"),
-		MaxSubscribers: cfg.LiveMaxSubscribers, MaxBitrate: cfg.LiveMaxKbps * 1000, Logger: a.Log,
+		MaxSubscribers: maxSubs, MaxBitrate: cfg.LiveMaxKbps * 1000, Logger: a.Log,
 	})
 	if err != nil {
 		return fmt.Errorf("app: live classes' media node (--live-udp %s, --turn-udp %s, --turn-tcp %s; --live=false runs without): %w",

@@ -148,7 +148,7 @@ func Flags(fs *flag.FlagSet) (*Config, func() error) {
 	fs.StringVar(&c.TURNUDP, "turn-udp", ":3478", "UDP address of the embedded TURN server; empty: off (PREAU_TURN_UDP)")
 	fs.StringVar(&c.TURNTCP, "turn-tcp", ":3478", "TCP address of the embedded TURN server, the way through firewalls that block UDP (port 443 passes most); empty: off (PREAU_TURN_TCP)")
 	fs.StringVar(&publicIPs, "live-public-ip", "", "comma-separated public addresses of this server, announced to clients when it is behind a 1:1 NAT (PREAU_LIVE_PUBLIC_IP)")
-	fs.IntVar(&c.LiveMaxSubscribers, "live-max-subscribers", 1000, "participants receiving audio and video on this server at once; more wait in line (PREAU_LIVE_MAX_SUBSCRIBERS)")
+	fs.IntVar(&c.LiveMaxSubscribers, "live-max-subscribers", 0, "participants receiving audio and video on this server at once; more wait in line; 0: 400 per CPU (PREAU_LIVE_MAX_SUBSCRIBERS)")
 	fs.Int64Var(&c.LiveMaxKbps, "live-max-kbps", 800_000, "total audio and video this server forwards, in kbit/s; joins beyond wait in line (PREAU_LIVE_MAX_KBPS)")
 	fs.StringVar(&c.DemoSize, "size", "", "demo school size CLASSESxSTUDENTS, e.g. 30x30 (PREAU_SIZE; demo only)")
 	return c, func() error {
@@ -305,8 +305,8 @@ func (c *Config) validate() []error {
 	if c.Live && c.LiveUDP == "" {
 		errs = append(errs, errors.New("--live-udp is required for live classes (or --live=false)"))
 	}
-	if c.LiveMaxSubscribers < 1 || c.LiveMaxKbps < 1 {
-		errs = append(errs, errors.New("--live-max-subscribers and --live-max-kbps must be positive"))
+	if c.LiveMaxSubscribers < 0 || c.LiveMaxKbps < 1 {
+		errs = append(errs, errors.New("--live-max-subscribers must be 0 (automatic) or more, --live-max-kbps positive"))
 	}
 	if c.EvidenceSampleEvery < 1 {
 		errs = append(errs, errors.New("--evidence-sample-every must be at least 1"))
