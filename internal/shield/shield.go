@@ -548,6 +548,9 @@ func (s *Shield) Run(ctx context.Context) {
 			if free > 0 {
 				s.room.Admit(free)
 			}
+			// What this loop admits each second is the room's ETA until it
+			// has measured its own admissions.
+			s.room.SetETAHint(float64(max(free, 1)))
 		}
 	}
 }

@@ -417,3 +417,32 @@ func BenchmarkNew(b *testing.B) {
 		}
 	}
 }
+
+// Before it has measured any admission, the room estimates the wait from
+// the rate its controller intends; once it measures, the measure wins.
+func TestETAHintBeforeAnyAdmission(t *testing.T) {
+	c := &clock{t: t0}
+	r := newRoom(t, testKey, c, Config{})
+	ts := queue(r, c, 40)
+	last := ts[len(ts)-1]
+	if _, _, eta := r.Check(last, c.Now()); eta >= 0 {
+		t.Fatalf("eta %v with no hint and no admission", eta)
+	}
+	r.SetETAHint(5)
+	if _, pos, eta := r.Check(last, c.Now()); eta != time.Duration(pos+1)*time.Second/5 {
+		t.Errorf("position %d at a hinted 5/s: eta %v", pos, eta)
+	}
+	r.SetETAHint(0)
+	if _, _, eta := r.Check(last, c.Now()); eta >= 0 {
+		t.Errorf("eta %v after the hint was withdrawn", eta)
+	}
+	r.SetETAHint(1)
+	c.Advance(time.Second)
+	r.Admit(10)
+	c.Advance(time.Second)
+	r.Admit(10)
+	ok, pos, eta := r.Check(last, c.Now())
+	if ok || pos != 19 || eta <= 0 || eta >= time.Duration(pos+1)*time.Second/2 {
+		t.Errorf("measured about 10/s, hint 1/s: admitted %v, eta %v for position %d", ok, eta, pos)
+	}
+}

@@ -162,6 +162,7 @@ type Room struct {
 	wb                 int64           // watermark bucket (absolute)
 	wf                 float64         // fraction of bucket wb's time span behind the watermark
 	rate               float64         // set by SetAdmitRate
+	hint               float64         // set by SetETAHint
 	ewma               float64         // measured admissions per second
 	ewmaOK             bool            // ewma holds a measurement
 	sampleMs           int64           // start of the current rate sample
@@ -431,6 +432,20 @@ func (r *Room) Admit(n int) {
 	r.consume(float64(n), now, now)
 }
 
+// SetETAHint gives the admission rate the controller intends (visitors
+// per second), used for the ETA only while the room has measured none:
+// the first visitors of a flood, queued before anyone was admitted, would
+// otherwise be told "being calculated" and never see an estimate if they
+// are let in at their first refresh. It moves nothing.
+func (r *Room) SetETAHint(perSecond float64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !(perSecond > 0) || math.IsInf(perSecond, 0) {
+		perSecond = 0
+	}
+	r.hint = perSecond
+}
+
 // SetAdmitRate makes the watermark advance continuously by perSecond
 // arrivals per second (in addition to Admit), paid whenever the room is
 // used. Zero, negative or NaN stops it. The controller can call it as often
@@ -505,6 +520,9 @@ func (r *Room) eta(position int) time.Duration {
 	rate := r.ewma
 	if !r.ewmaOK || rate < 1e-3 {
 		rate = r.rate
+	}
+	if rate < 1e-3 {
+		rate = r.hint
 	}
 	if rate < 1e-3 {
 		return -1
