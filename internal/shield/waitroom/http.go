@@ -87,6 +87,12 @@ func (r *Room) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 
 	secs := r.retrySeconds(eta)
+	// Nobody gets in before the page comes back: the wait announced is at
+	// least the refresh interval (an ETA of "a second" followed by a
+	// 5-second refresh was wrong by the whole refresh).
+	if retry := time.Duration(secs) * time.Second; eta >= 0 && eta < retry {
+		eta = retry
+	}
 	http.SetCookie(w, &http.Cookie{Name: TicketCookie, Value: t.String(), Path: "/",
 		MaxAge: int(r.cfg.Grace / time.Second), HttpOnly: true, Secure: r.cfg.Secure, SameSite: http.SameSiteLaxMode})
 	h.Set("Retry-After", strconv.Itoa(secs))

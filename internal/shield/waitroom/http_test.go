@@ -307,6 +307,20 @@ func TestRetrySecondsFollowETA(t *testing.T) {
 	}
 }
 
+// The wait announced is never shorter than the refresh that must come
+// before anyone gets in.
+func TestETANeverBeforeTheNextRefresh(t *testing.T) {
+	c := &clock{t: t0}
+	r := newRoom(t, testKey, c, Config{})
+	r.SetETAHint(1000) // a few milliseconds of queue
+	res, _ := visit(t, r, "/", nil, nil)
+	eta, _ := strconv.Atoi(res.Header.Get(ETAHeader))
+	retry, _ := strconv.Atoi(res.Header.Get("Retry-After"))
+	if res.StatusCode != http.StatusServiceUnavailable || retry < 5 || eta < retry {
+		t.Errorf("status %d: ETA %d s before the refresh in %d s", res.StatusCode, eta, retry)
+	}
+}
+
 func BenchmarkServeHTTP(b *testing.B) {
 	c := &clock{t: t0}
 	r := newRoom(b, testKey, c, Config{})
