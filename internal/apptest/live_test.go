@@ -344,3 +344,21 @@ type emptyJar struct{}
 
 func (emptyJar) SetCookies(*url.URL, []*http.Cookie) {}
 func (emptyJar) Cookies(*url.URL) []*http.Cookie     { return nil }
+
+// Without live classes (--live=false) no media port is opened and every
+// live page is the ordinary 404.
+func TestLiveClassesOff(t *testing.T) {
+	s, a := apptest.StartApp(t, t.TempDir(), "--live=false")
+	if a.Live != nil {
+		t.Fatal("live classes running with --live=false")
+	}
+	prof := s.LoginHTML(t, "prof", "demo")
+	for _, path := range []string{"/live", "/live/1", "/live/1/ws", "/live/1/attendance.csv"} {
+		if code, _ := prof.Get(path); code != http.StatusNotFound {
+			t.Errorf("GET %s: %d", path, code)
+		}
+	}
+	if code, _, _ := prof.Post("/live/1/end", url.Values{}); code != http.StatusNotFound {
+		t.Errorf("POST end: %d", code)
+	}
+}

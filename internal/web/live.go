@@ -187,14 +187,21 @@ var liveStrings = []string{
 	"live.reaction.question", "live.reaction.slower", "live.reaction.faster", "live.reaction_from", "live.chat_from", "live.no_poll",
 }
 
+// liveID reads the class of a live route; without live classes
+// (--live=false) every such route is the ordinary 404.
+func (h *handler) liveID(w http.ResponseWriter, r *http.Request, p *auth.Principal) (domain.LiveClassID, bool) {
+	if h.cfg.Live == nil {
+		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
+		return 0, false
+	}
+	return pathID[domain.LiveClassID](h, w, r, p)
+}
+
 // showRoom is the room page. Without JavaScript it says what the class
 // needs and links to the register; with it, live.js runs the class.
 func (h *handler) showRoom(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.LiveClassID](h, w, r, p)
-	if !ok || h.cfg.Live == nil {
-		if ok {
-			h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
-		}
+	id, ok := h.liveID(w, r, p)
+	if !ok {
 		return
 	}
 	c, role, err := h.cfg.Live.Class(r.Context(), p.Membership, id)
@@ -231,11 +238,8 @@ func (h *handler) showRoom(w http.ResponseWriter, r *http.Request, p *auth.Princ
 
 // liveSocket hands the WebSocket to the live service.
 func (h *handler) liveSocket(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.LiveClassID](h, w, r, p)
-	if !ok || h.cfg.Live == nil {
-		if ok {
-			http.NotFound(w, r)
-		}
+	id, ok := h.liveID(w, r, p)
+	if !ok {
 		return
 	}
 	// The connection lives for the whole class: it gives back its slot of
@@ -250,12 +254,8 @@ func (h *handler) liveSocket(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (h *handler) endLive(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.LiveClassID](h, w, r, p)
+	id, ok := h.liveID(w, r, p)
 	if !ok {
-		return
-	}
-	if h.cfg.Live == nil {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	if err := h.cfg.Live.End(r.Context(), p.Membership, id); err != nil {
@@ -268,12 +268,8 @@ func (h *handler) endLive(w http.ResponseWriter, r *http.Request, p *auth.Princi
 // uploadSlides turns a PDF into the class's slides. The form works
 // without JavaScript (it comes back to the room).
 func (h *handler) uploadSlides(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.LiveClassID](h, w, r, p)
+	id, ok := h.liveID(w, r, p)
 	if !ok {
-		return
-	}
-	if h.cfg.Live == nil {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	if _, role, err := h.cfg.Live.Class(r.Context(), p.Membership, id); err != nil || role != liveclass.RoleHost {
@@ -317,13 +313,13 @@ func (h *handler) uploadSlides(w http.ResponseWriter, r *http.Request, p *auth.P
 // slidePage serves a page image. A deck's pages never change: they are
 // cached for a year, so a pupil on a weak line downloads each once.
 func (h *handler) slidePage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.LiveClassID](h, w, r, p)
+	id, ok := h.liveID(w, r, p)
 	if !ok {
 		return
 	}
 	deck, err1 := strconv.ParseInt(r.PathValue("deck"), 10, 64)
 	page, err2 := strconv.Atoi(r.PathValue("page"))
-	if h.cfg.Live == nil || err1 != nil || err2 != nil {
+	if err1 != nil || err2 != nil {
 		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
@@ -345,12 +341,8 @@ func (h *handler) slidePage(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 func (h *handler) attendanceCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := pathID[domain.LiveClassID](h, w, r, p)
+	id, ok := h.liveID(w, r, p)
 	if !ok {
-		return
-	}
-	if h.cfg.Live == nil {
-		h.errorPage(w, r, p, http.StatusNotFound, "err.not_found")
 		return
 	}
 	c, _, err := h.cfg.Live.Class(r.Context(), p.Membership, id)
