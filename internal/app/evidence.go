@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"preau/internal/evidence/record"
+	"preau/internal/httpx"
 	"preau/internal/shield"
 	"preau/internal/shield/detect"
 )
@@ -129,10 +130,10 @@ func (e *evidence) recordRequests(next http.Handler) http.Handler {
 			return
 		}
 		start := time.Now().UTC()
-		cw := &countingWriter{ResponseWriter: w}
+		cw := &countingWriter{StatusWriter: httpx.StatusWriter{ResponseWriter: w}}
 		next.ServeHTTP(cw, r)
 		d := cw.decision
-		status := cw.status
+		status := cw.Status()
 		if status == 0 {
 			status = http.StatusOK // what net/http sends for a handler that wrote nothing
 		}
@@ -145,7 +146,7 @@ func (e *evidence) recordRequests(next http.Handler) http.Handler {
 			port = 0 // the client is behind a trusted proxy: its port is not ours to know
 		}
 		e.rec.Request(record.RequestSample{Time: start, Addr: client, Port: port, Method: r.Method, Path: r.URL.Path,
-			Status: status, Bytes: cw.bytes, Agent: r.UserAgent(), Class: d.Class, Outcome: d.Outcome})
+			Status: status, Bytes: cw.Bytes(), Agent: r.UserAgent(), Class: d.Class, Outcome: d.Outcome})
 	})
 }
 
@@ -166,34 +167,12 @@ func peerOf(remote string) (netip.Addr, uint16) {
 // countingWriter records the status and the bytes of a response, and the
 // shield's decision on its request.
 type countingWriter struct {
-	http.ResponseWriter
-	status   int
-	bytes    int64
+	httpx.StatusWriter
 	decision shield.Decision
 }
 
 // ObserveDecision implements shield.DecisionObserver.
 func (w *countingWriter) ObserveDecision(d shield.Decision) { w.decision = d }
-
-func (w *countingWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *countingWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection (flushes,
-// deadlines) through the wrapper.
-func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ready reports whether the recorder can write: a file can be created in
 // its directory, and no stream has failed appends since the last check

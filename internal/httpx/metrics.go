@@ -47,8 +47,13 @@ type StatusWriter struct {
 // Status is the status written so far (0 before anything was written).
 func (w *StatusWriter) Status() int { return w.status }
 
+// Bytes is the size of the body written so far.
+func (w *StatusWriter) Bytes() int64 { return w.bytes }
+
 func (w *StatusWriter) WriteHeader(code int) {
-	if w.status == 0 {
+	// An informational answer (103 Early Hints) is not the response's
+	// status.
+	if w.status == 0 && code >= 200 {
 		w.status = code
 	}
 	w.ResponseWriter.WriteHeader(code)
