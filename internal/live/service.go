@@ -369,22 +369,24 @@ func (s *Service) mayJoin(ctx context.Context, rc *running, id liveclass.Identit
 // domain.ErrNotFound when v may not see it (as for any resource v may not
 // see). An ended class is visible to its hosts (the register) only.
 func (s *Service) Class(ctx context.Context, v domain.Membership, id domain.LiveClassID) (domain.LiveClass, liveclass.Role, error) {
-	c, err := s.store.LiveClass(ctx, id)
-	if err != nil {
-		return c, "", fmt.Errorf("live: class %d: %w", id, err)
-	}
+	// A class running here is in memory: every pupil's slide requests
+	// come through here, and need no query.
 	rc := s.get(id)
 	if rc == nil {
-		// Ended, or running on another node: hosts of its audience see
-		// its register.
+		c, err := s.store.LiveClass(ctx, id)
+		if err != nil {
+			return c, "", fmt.Errorf("live: class %d: %w", id, err)
+		}
+		if c.Running() {
+			return c, "", fmt.Errorf("live: class %d is not on this node: %w", id, domain.ErrNotFound)
+		}
+		// Ended: hosts of its audience see its register.
 		rc = &running{class: c}
 	}
+	c := rc.class
 	role, ok := roleFor(v, rc)
 	if !ok || (!c.Running() && role != liveclass.RoleHost) {
 		return c, "", fmt.Errorf("live: class %d for user %d: %w", id, v.User.ID, domain.ErrNotFound)
-	}
-	if c.Running() && s.get(id) == nil {
-		return c, "", fmt.Errorf("live: class %d is not on this node: %w", id, domain.ErrNotFound)
 	}
 	return c, role, nil
 }
