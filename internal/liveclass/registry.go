@@ -1,6 +1,7 @@
 package liveclass
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -21,9 +22,10 @@ type RegistryConfig struct {
 
 // Registry holds the rooms of this node. Safe for concurrent use.
 type Registry struct {
-	cfg   RegistryConfig
-	mu    sync.Mutex
-	rooms map[RoomID]*Room
+	cfg     RegistryConfig
+	mu      sync.Mutex
+	rooms   map[RoomID]*Room
+	created uint64 // rooms created so far; orders rooms started at the same instant
 }
 
 // NewRegistry returns an empty registry.
@@ -77,6 +79,8 @@ func (g *Registry) Create(cfg Config) (*Room, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.created++
+	r.created = g.created
 	g.rooms[r.ID()] = r
 	return r, nil
 }
@@ -114,7 +118,14 @@ func (g *Registry) List(school domain.SchoolID, a domain.Audience) []*Room {
 		}
 	}
 	g.mu.Unlock()
-	slices.SortFunc(out, func(x, y *Room) int { return x.startedAt.Compare(y.startedAt) })
+	// Two rooms can start at the same instant on a coarse clock: creation
+	// order breaks the tie so that the listing does not follow map order.
+	slices.SortFunc(out, func(x, y *Room) int {
+		if c := x.startedAt.Compare(y.startedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.created, y.created)
+	})
 	return out
 }
 

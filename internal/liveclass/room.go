@@ -25,6 +25,7 @@ type Room struct {
 	watchers   map[*Subscription]struct{}
 	locked     bool
 	startedAt  time.Time
+	created    uint64 // the registry's creation number, 0 outside a registry
 	ended      bool
 	endedAt    time.Time
 	lastActive time.Time // last time someone was present; for ending idle rooms
