@@ -159,6 +159,7 @@ var liveEN = map[string]string{
 	"live.status.waiting":          "You are in the waiting room: the teacher will let you in.",
 	"live.status.removed":          "You were removed from the live class.",
 	"live.status.replaced":         "The live class is open in another window.",
+	"live.status.locked":           "The live class is locked: you could not enter.",
 	"live.status.queued":           "Sound and video are coming: %d ahead of you.",
 	"live.waiting_position":        "Position in the queue: %d",
 	"live.no_media_device":         "Microphone or camera unavailable: check the browser's permission.",

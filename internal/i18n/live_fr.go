@@ -159,6 +159,7 @@ var liveFR = map[string]string{
 	"live.status.waiting":          "Vous êtes en salle d'attente : l'enseignant·e va vous faire entrer.",
 	"live.status.removed":          "Vous avez été retiré·e de la classe virtuelle.",
 	"live.status.replaced":         "La classe virtuelle est ouverte dans une autre fenêtre.",
+	"live.status.locked":           "La classe virtuelle est verrouillée : vous n'avez pas pu entrer.",
 	"live.status.queued":           "Le son et la vidéo arrivent : %d avant vous.",
 	"live.waiting_position":        "Position dans la file : %d",
 	"live.no_media_device":         "Micro ou caméra inaccessible : vérifiez l'autorisation du navigateur.",

@@ -178,7 +178,7 @@ type roomData struct {
 // liveStrings are the messages live.js shows, in the page's language.
 var liveStrings = []string{
 	"live.status.connecting", "live.status.connected", "live.status.reconnecting", "live.status.ended", "live.status.waiting",
-	"live.status.removed", "live.status.replaced", "live.status.queued", "live.media.video", "live.media.audio", "live.media.data",
+	"live.status.removed", "live.status.replaced", "live.status.locked", "live.status.queued", "live.media.video", "live.media.audio", "live.media.data",
 	"live.media.connecting", "live.media.lost", "live.role.host", "live.role.guest", "live.role.student", "live.hand_raised",
 	"live.grant_mic", "live.revoke_mic", "live.grant_board", "live.revoke_board", "live.remove", "live.lower_hand", "live.admit",
 	"live.mic_on", "live.mic_off", "live.camera_on", "live.camera_off", "live.screen_on", "live.screen_off", "live.vote",

@@ -133,7 +133,10 @@
         if (m.code === 'removed') end('status.removed');
         else if (m.code === 'room_ended') end('status.ended');
         else if (m.code === 'replaced') end('status.replaced');
-        else if (m.code === 'not_enrolled' || m.code === 'room_locked') end('status.ended');
+        // A locked room runs on without this participant: saying it
+        // ended would send a pupil away who could ask to be let in.
+        else if (m.code === 'room_locked') end('status.locked');
+        else if (m.code === 'not_enrolled') end('status.ended');
         break;
       case 'queued':
         setStatus('status.queued', m.position);
