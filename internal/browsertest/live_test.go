@@ -95,6 +95,13 @@ func (e *env) person(t *testing.T, login string) *member {
 // It returns the class's id.
 func (e *env) startClass(t *testing.T, teacher *member, title string) string {
 	t.Helper()
+	return e.startClassWith(t, teacher, title, false)
+}
+
+// startClassWith is startClass, with the form's waiting room box ticked
+// when waiting is true.
+func (e *env) startClassWith(t *testing.T, teacher *member, title string, waiting bool) string {
+	t.Helper()
 	e.open(t, teacher.ctx, "/live")
 	value, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[string](
 		`[...document.querySelectorAll('#audience option')].find((o) => o.textContent === '6e A')?.value || ''`))
@@ -107,20 +114,32 @@ func (e *env) startClass(t *testing.T, teacher *member, title string) string {
 	); err != nil {
 		t.Fatalf("filling the start form: %v", err)
 	}
+	if waiting {
+		click(t, teacher, chromedp.ID("waiting"))
+	}
 	follow(t, teacher.ctx, chromedp.CSS(`form[action="/live"] button[type=submit]`))
 	id := lastID(t, teacher.ctx, "/live/")
 	waitIn(t, teacher)
 	return id
 }
 
-// join has a student open /live, find the class and click Rejoindre.
+// join has a student open /live, find the class and click Rejoindre, and
+// waits until the student is in the room.
 func (e *env) join(t *testing.T, s *member, classID string) {
+	t.Helper()
+	e.enter(t, s, classID)
+	waitIn(t, s)
+}
+
+// enter has a student open /live, find the class and click Rejoindre,
+// which leads to the room's page; where that lands (in the room, in the
+// waiting room, refused) is for the caller to check.
+func (e *env) enter(t *testing.T, s *member, classID string) {
 	t.Helper()
 	e.open(t, s.ctx, "/live")
 	link := chromedp.CSS(fmt.Sprintf(`main a[href="/live/%s"]`, classID))
 	contains(t, s.login+"'s /live", text(t, s.ctx, link), "Rejoindre")
 	follow(t, s.ctx, link)
-	waitIn(t, s)
 }
 
 // waitIn waits until m's room page is connected and has drawn the room,
@@ -566,5 +585,343 @@ func TestLiveRoomKeyboardAndPhone(t *testing.T) {
 	seesChat(t, teacher, "Merci madame")
 	if v, err := chromedp.Run(lea.ctx, chromedp.Value(chromedp.ID("chat-text"))); err != nil || v != "" {
 		t.Errorf("the message field after sending: %q (%v), want it empty", v, err)
+	}
+}
+
+// More French texts of the room.
+const (
+	liveWaiting       = "Vous êtes en salle d'attente : l'enseignant·e va vous faire entrer."
+	liveRemoved       = "Vous avez été retiré·e de la classe virtuelle."
+	liveErrRemoved    = "L'enseignant·e vous a retiré·e de cette classe virtuelle."
+	liveErrRoomLocked = "L'enseignant·e a verrouillé la classe virtuelle : il n'est plus possible d'y entrer."
+	liveLocked        = "La classe virtuelle est verrouillée : vous n'avez pas pu entrer."
+)
+
+// status waits until m's room page says want in its status line.
+func status(t *testing.T, m *member, want string) {
+	t.Helper()
+	until(t, m, fmt.Sprintf("saying %q", want), `document.getElementById('status').textContent`, func(s string) bool { return s == want })
+}
+
+// waitingPage is what a room page shows while its participant waits.
+type waitingPage struct {
+	Status, Notice string
+	NoticeShown    bool
+	ChatDisabled   bool
+	Name           string // the participant's name, as the room knows it
+}
+
+const waitingJS = `(() => {
+	const you = window.preauLive && preauLive.state.people.get(preauLive.state.you);
+	const n = document.getElementById('waiting-notice');
+	return {Status: document.getElementById('status').textContent, Notice: n.innerText,
+		NoticeShown: n.getClientRects().length > 0, ChatDisabled: document.getElementById('chat-text').disabled,
+		Name: (you && you.name) || ''};
+})()`
+
+// waits waits until m's page says m is in the waiting room, with the
+// notice and its place in line shown and the chat closed to m.
+func waits(t *testing.T, m *member) waitingPage {
+	t.Helper()
+	w := until(t, m, "waiting in the waiting room", waitingJS, func(w waitingPage) bool {
+		return w.Status == liveWaiting && w.NoticeShown && w.Name != ""
+	})
+	contains(t, m.login+"'s waiting notice", w.Notice, liveWaiting, "Position dans la file : 1")
+	if !w.ChatDisabled {
+		t.Errorf("%s can write in the chat from the waiting room", m.login)
+	}
+	return w
+}
+
+// waitingListJS is the teacher's waiting list: shown or not, and its rows.
+const waitingListJS = `(() => ({Shown: document.getElementById('waiting').getClientRects().length > 0,
+	Rows: [...document.querySelectorAll('#waiting-list li')].map((li) => li.innerText)}))()`
+
+type waitingList struct {
+	Shown bool
+	Rows  []string
+}
+
+// listsWaiting waits until the teacher's waiting list is exactly names.
+func listsWaiting(t *testing.T, teacher *member, names ...string) {
+	t.Helper()
+	until(t, teacher, fmt.Sprintf("listing %q in the waiting room", names), waitingListJS, func(w waitingList) bool {
+		if len(w.Rows) != len(names) || w.Shown != (len(names) > 0) {
+			return false
+		}
+		for i, n := range names {
+			if !strings.HasPrefix(w.Rows[i], n) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// admitButton is the "Faire entrer" button of name's row in the teacher's
+// waiting list.
+func admitButton(name string) chromedp.Search {
+	return chromedp.Search(fmt.Sprintf(`//ul[@id="waiting-list"]/li[starts-with(normalize-space(), %q)]//button[normalize-space()="Faire entrer"]`, name))
+}
+
+// lists waits until m's list of participants has participant id (or
+// has not, when want is false).
+func lists(t *testing.T, m *member, id string, want bool) {
+	t.Helper()
+	what := "listing " + id
+	if !want {
+		what = "not listing " + id
+	}
+	until(t, m, what, fmt.Sprintf(personJS, id), func(r personRow) bool { return r.Found == want })
+}
+
+// TestLiveWaitingRoomAndLock: the teacher starts a class with a waiting
+// room. A pupil who joins waits: the page says so with the place in line,
+// the chat is closed, and the teacher sees the pupil in the waiting list,
+// not among the participants; the teacher lets the pupil in, whose page
+// connects and who can write in the chat. The teacher then locks the
+// room: a second pupil who never was admitted is refused with the page's
+// message and appears nowhere, while the first pupil, who leaves and
+// comes back, enters directly (admitted once, neither waiting nor
+// refused). Unlocked, the second pupil reloads, waits, and the teacher's
+// "let everyone in" lets them in.
+func TestLiveWaitingRoomAndLock(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClassWith(t, teacher, "Les fractions", true)
+
+	lea := e.person(t, "eleve")
+	e.enter(t, lea, id)
+	w := waits(t, lea)
+	if w.Name != studentName {
+		t.Errorf("the waiting page knows Léa as %q, want %q", w.Name, studentName)
+	}
+	lea.id = attr(t, lea.ctx, chromedp.ID("live"), "data-me")
+	listsWaiting(t, teacher, studentName)
+	if r, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[personRow](fmt.Sprintf(personJS, lea.id))); err != nil || r.Found {
+		t.Errorf("the teacher lists Léa among the participants while she waits: %+v (%v)", r, err)
+	}
+
+	click(t, teacher, admitButton(studentName))
+	waitIn(t, lea)
+	shows(t, lea, "waiting-notice", false)
+	listsWaiting(t, teacher)
+	lists(t, teacher, lea.id, true)
+	say(t, lea, "Merci de m'avoir fait entrer.")
+	seesChat(t, teacher, "Merci de m'avoir fait entrer.")
+
+	click(t, teacher, chromedp.ID("lock"))
+	pressed(t, teacher, "lock", true)
+	until(t, lea, "knowing the room is locked", `!!(preauLive.state.room && preauLive.state.room.locked)`, func(b bool) bool { return b })
+
+	hugo := e.person(t, "e1.2")
+	e.enter(t, hugo, id)
+	refusal := until(t, hugo, "showing the refusal", liveErrorJS, func(v liveError) bool { return v.Shown })
+	if refusal.Code != "room_locked" || refusal.Text != liveErrRoomLocked {
+		t.Errorf("refusal of a new pupil in the locked room: code %q, shown %q; want room_locked, %q", refusal.Code, refusal.Text, liveErrRoomLocked)
+	}
+	status(t, hugo, liveLocked)
+	hugo.id = attr(t, hugo.ctx, chromedp.ID("live"), "data-me")
+	if v, err := chromedp.Run(hugo.ctx, chromedp.Evaluate[bool](`document.getElementById('hand').disabled && document.getElementById('chat-text').disabled`)); err != nil || !v {
+		t.Errorf("the refused pupil's controls are enabled (%v)", err)
+	}
+
+	// Léa leaves (the teacher sees her go) and comes back through /live:
+	// admitted once, she is neither refused by the lock nor sent to wait.
+	click(t, lea, chromedp.ID("leave"))
+	lists(t, teacher, lea.id, false)
+	e.join(t, lea, id)
+	lists(t, teacher, lea.id, true)
+	// Hugo was never let in: nowhere in the teacher's lists.
+	listsWaiting(t, teacher)
+	if r, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[personRow](fmt.Sprintf(personJS, hugo.id))); err != nil || r.Found {
+		t.Errorf("the teacher lists the refused pupil: %+v (%v)", r, err)
+	}
+
+	click(t, teacher, chromedp.ID("lock"))
+	pressed(t, teacher, "lock", false)
+	e.open(t, hugo.ctx, "/live/"+id)
+	hw := waits(t, hugo)
+	listsWaiting(t, teacher, hw.Name)
+	click(t, teacher, chromedp.ID("admit-all"))
+	waitIn(t, hugo)
+	listsWaiting(t, teacher)
+	lists(t, teacher, hugo.id, true)
+	lists(t, lea, hugo.id, true)
+}
+
+// micState is what a pupil's page says of its own microphone.
+type micState struct {
+	Granted bool // the room's permission, as the page keeps it
+	Button  bool // the microphone button is shown
+	Sending bool // the publishing connection sends a live track
+}
+
+const micStateJS = `(() => {
+	const you = preauLive.state.people.get(preauLive.state.you) || {};
+	const pc = preauLive.pcPub;
+	return {Granted: !!(you.permissions && you.permissions.mic),
+		Button: document.getElementById('mic').getClientRects().length > 0,
+		Sending: !!pc && pc.getSenders().some((s) => s.track && s.track.readyState === 'live')};
+})()`
+
+// stillJS is true when what the expression %s (a number, maybe a promise)
+// measures has not grown in 1.5 s: the flow it counts has stopped. It is a
+// condition waited for, not an assertion of when it stopped.
+const stillJS = `(async () => {
+	const f = async () => %s;
+	const a = await f();
+	await new Promise((r) => setTimeout(r, 1500));
+	return (await f()) <= a;
+})()`
+
+// TestLiveMuteAllAndRemoval: the teacher gives a pupil the floor and
+// hears the pupil; "mute all" takes the microphone back: the pupil's page
+// drops the permission, hides the button and stops sending, the teacher's
+// row offers the floor again and the sound stops arriving. The teacher
+// then removes a second pupil, whose page says so and whose controls are
+// off; the others' lists drop the pupil, and a reload does not bring the
+// pupil back: the server refuses the removed participant for the rest of
+// the class.
+func TestLiveMuteAllAndRemoval(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+	hugo := e.person(t, "e1.2")
+	e.join(t, hugo, id)
+
+	click(t, teacher, row(lea.id, "Donner la parole"))
+	shows(t, lea, "mic", true)
+	click(t, lea, chromedp.ID("mic"))
+	pressed(t, lea, "mic", true)
+	until(t, lea, "sending the microphone", micStateJS, func(m micState) bool { return m.Granted && m.Button && m.Sending })
+	first := until(t, teacher, "receiving Léa's sound", fmt.Sprintf(audioFromJS, lea.id), func(b float64) bool { return b > 0 })
+	until(t, teacher, "receiving more of Léa's sound", fmt.Sprintf(audioFromJS, lea.id), func(b float64) bool { return b > first })
+
+	click(t, teacher, chromedp.ID("mute-all"))
+	until(t, lea, "muted", micStateJS, func(m micState) bool { return !m.Granted && !m.Button && !m.Sending })
+	until(t, teacher, "offering Léa the floor again", fmt.Sprintf(`!!document.evaluate(%q, document, null, 9, null).singleNodeValue`,
+		fmt.Sprintf(`//ul[@id="people"]/li[@data-participant=%q]//button[normalize-space()="Donner la parole"]`, lea.id)),
+		func(b bool) bool { return b })
+	until(t, teacher, "no longer receiving Léa's sound", fmt.Sprintf(stillJS, fmt.Sprintf(audioFromJS, lea.id)), func(b bool) bool { return b })
+	if r, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[personRow](fmt.Sprintf(personJS, lea.id))); err != nil || strings.Contains(r.Text, "🎤") {
+		t.Errorf("Léa's row still shows the microphone after mute all: %q (%v)", r.Text, err)
+	}
+
+	click(t, teacher, row(hugo.id, "Retirer"))
+	status(t, hugo, liveRemoved)
+	if v, err := chromedp.Run(hugo.ctx, chromedp.Evaluate[bool](`document.getElementById('hand').disabled && document.getElementById('chat-text').disabled`)); err != nil || !v {
+		t.Errorf("the removed pupil's controls are enabled (%v)", err)
+	}
+	lists(t, teacher, hugo.id, false)
+	lists(t, lea, hugo.id, false)
+
+	e.open(t, hugo.ctx, "/live/"+id)
+	refusal := until(t, hugo, "showing the refusal after a reload", liveErrorJS, func(v liveError) bool { return v.Shown })
+	if refusal.Code != "removed" || refusal.Text != liveErrRemoved {
+		t.Errorf("a removed pupil's reload: code %q, shown %q; want removed, %q", refusal.Code, refusal.Text, liveErrRemoved)
+	}
+	status(t, hugo, liveRemoved)
+	// Léa's chat message reaches the teacher after anything Hugo's
+	// reload could have started: he is still not listed.
+	say(t, lea, "Hugo est parti ?")
+	seesChat(t, teacher, "Hugo est parti ?")
+	if r, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[personRow](fmt.Sprintf(personJS, hugo.id))); err != nil || r.Found {
+		t.Errorf("the removed pupil is back in the teacher's list after a reload: %+v (%v)", r, err)
+	}
+}
+
+// pollView is the poll as a page shows it.
+type pollView struct {
+	Question string
+	Labels   []string
+	Checked  []bool
+	Disabled []bool
+	Text     string
+	Close    bool // a "Fermer le sondage" button
+}
+
+const pollJS = `(() => {
+	const box = document.getElementById('poll'), lg = box.querySelector('legend');
+	const radios = [...box.querySelectorAll('input[type=radio]')];
+	return {Question: lg ? lg.textContent : '', Labels: [...box.querySelectorAll('label')].map((l) => l.textContent),
+		Checked: radios.map((r) => r.checked), Disabled: radios.map((r) => r.disabled), Text: box.innerText,
+		Close: [...box.querySelectorAll('button')].some((b) => b.textContent === 'Fermer le sondage')};
+})()`
+
+// sameStrings tells whether a and b hold the same strings in order.
+func sameStrings(a, b []string) bool {
+	return fmt.Sprintf("%q", a) == fmt.Sprintf("%q", b)
+}
+
+// vote clicks the label of option in m's poll (its radio) and waits until
+// the server's acknowledgement checks it.
+func vote(t *testing.T, m *member, option string, index int) {
+	t.Helper()
+	click(t, m, chromedp.Search(fmt.Sprintf(`//div[@id="poll"]//label[normalize-space()=%q]`, option)))
+	until(t, m, "recording the vote for "+option, `(() => { const p = preauLive.state.polls.at(-1); return p && p.your_vote !== undefined ? p.your_vote : -1; })()`,
+		func(v float64) bool { return int(v) == index })
+}
+
+// TestLivePoll: the teacher opens a poll with three answers from the
+// room's form; two pupils see it and vote through its radio buttons. While
+// the poll is open the teacher sees the counts as they come and the pupils
+// see no count (so as not to be swayed); the teacher closes it, and then
+// the pupils see the counts too, with their own choice still checked and
+// the poll closed to votes.
+func TestLivePoll(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+	hugo := e.person(t, "e1.2")
+	e.join(t, hugo, id)
+
+	const question = "Quelle fraction est égale à 1/2 ?"
+	options := []string{"2/4", "3/4", "1/3"}
+	if err := chromedp.Do(teacher.ctx,
+		chromedp.SendKeys(chromedp.ID("poll-q"), question, chromedp.NodeVisible),
+		chromedp.SetValue(chromedp.ID("poll-o"), strings.Join(options, "\n"), chromedp.NodeVisible),
+	); err != nil {
+		t.Fatalf("filling the poll form: %v", err)
+	}
+	click(t, teacher, chromedp.CSS(`#poll-form button[type=submit]`))
+
+	for _, s := range []*member{lea, hugo} {
+		p := until(t, s, "showing the poll", pollJS, func(p pollView) bool { return p.Question == question })
+		if !sameStrings(p.Labels, options) || fmt.Sprint(p.Disabled) != "[false false false]" || p.Close {
+			t.Errorf("%s's open poll: %+v; want the three answers, open to votes, without counts or close button", s.login, p)
+		}
+	}
+	vote(t, lea, "2/4", 0)
+	vote(t, hugo, "2/4", 0)
+
+	withCounts := []string{"2/4 — 2", "3/4 — 0", "1/3 — 0"}
+	p := until(t, teacher, "showing the counts", pollJS, func(p pollView) bool { return sameStrings(p.Labels, withCounts) })
+	contains(t, "the teacher's poll", p.Text, "2 votes")
+	if !p.Close {
+		t.Errorf("the teacher's open poll has no close button: %+v", p)
+	}
+	for _, s := range []*member{lea, hugo} {
+		p := until(t, s, "showing the poll", pollJS, func(p pollView) bool { return p.Question == question })
+		if !sameStrings(p.Labels, options) || strings.Contains(p.Text, "votes") {
+			t.Errorf("%s sees counts of the open poll: %+v", s.login, p)
+		}
+	}
+
+	click(t, teacher, chromedp.Search(`//div[@id="poll"]//button[normalize-space()="Fermer le sondage"]`))
+	until(t, teacher, "closing the poll", pollJS, func(p pollView) bool { return !p.Close && sameStrings(p.Labels, withCounts) })
+	for _, s := range []*member{lea, hugo} {
+		p := until(t, s, "showing the results", pollJS, func(p pollView) bool { return sameStrings(p.Labels, withCounts) })
+		contains(t, s.login+"'s closed poll", p.Text, "2 votes")
+		if fmt.Sprint(p.Checked) != "[true false false]" || fmt.Sprint(p.Disabled) != "[true true true]" {
+			t.Errorf("%s's closed poll: checked %v, disabled %v; want the own vote checked and every answer closed", s.login, p.Checked, p.Disabled)
+		}
 	}
 }
