@@ -27,13 +27,26 @@
 //     refused until the teacher gives the floor, then the teacher hears
 //     the pupil; a pupil whose line drops comes back with the hand, the
 //     whiteboard and what was said meanwhile; the room works from the
-//     keyboard and fits a phone's screen. Each person is a browser context
-//     of their own, and every wait is for a condition, bounded by a
-//     generous deadline, never a timing.
+//     keyboard and fits a phone's screen; with a waiting room a pupil
+//     waits (the page says so) until the teacher lets them in, a locked
+//     room refuses a pupil never admitted (with the page's message) but
+//     lets back one admitted earlier; "mute all" takes a pupil's
+//     microphone back (the page stops sending, the teacher stops hearing)
+//     and a removed pupil's page says so and a reload does not bring them
+//     back; a poll's counts show to the teacher as pupils vote and to the
+//     pupils once it is closed; a PDF uploaded in the room reaches the
+//     pupils as decoded page images that follow the teacher's page, and a
+//     line drawn with the mouse on the teacher's whiteboard is drawn on
+//     the pupils' canvases; a teacher whose line drops publishes again on
+//     coming back and the pupil decodes new frames. Each person is a
+//     browser context of their own, and every wait is for a condition,
+//     bounded by a generous deadline, never a timing.
 //
 // The browser is /usr/bin/chromium (Debian's package). When it is missing
 // the tests are skipped, unless PREAU_REQUIRE_BROWSER=1, which CI sets so
-// that a missing browser fails the build instead of passing silently.
+// that a missing browser fails the build instead of passing silently. The
+// slides test needs poppler's pdftoppm and pdfinfo (poppler-utils) in the
+// same way.
 // Screenshots of the pupil's home page (412 px wide, a common phone), of
 // the receipt and of the live class's room go to /tmp/preau-shots/ for a
 // human to look at; they are not compared with anything.

@@ -1,13 +1,18 @@
 package browsertest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -924,4 +929,265 @@ func TestLivePoll(t *testing.T) {
 			t.Errorf("%s's closed poll: checked %v, disabled %v; want the own vote checked and every answer closed", s.login, p.Checked, p.Disabled)
 		}
 	}
+}
+
+// needSlides skips a test when poppler's pdftoppm and pdfinfo, which turn
+// slides into images, are missing, or fails it with
+// PREAU_REQUIRE_BROWSER=1 (scripts/test.sh installs poppler-utils).
+func needSlides(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"pdftoppm", "pdfinfo"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			msg := fmt.Sprintf("slides need poppler's %s (Debian: apt-get install poppler-utils): %v", tool, err)
+			if os.Getenv(requireEnv) == "1" {
+				t.Fatalf("%s; %s=1 requires it", msg, requireEnv)
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// deckPDF writes a PDF of n pages, each with its number in large type,
+// built by hand (objects and a correct cross-reference table), as
+// internal/slides' tests do.
+func deckPDF(t *testing.T, n int) string {
+	t.Helper()
+	var b bytes.Buffer
+	var offsets []int
+	obj := func(body string) {
+		offsets = append(offsets, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
+	}
+	b.WriteString("%PDF-1.4\n")
+	kids := ""
+	for i := range n {
+		kids += fmt.Sprintf("%d 0 R ", 4+2*i)
+	}
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids, n))
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	for i := range n {
+		content := fmt.Sprintf("BT /F1 96 Tf 100 250 Td (Page %d) Tj ET", i+1)
+		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 800 450] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
+		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
+	for _, o := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
+	p := filepath.Join(t.TempDir(), "fractions.pdf")
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// slideView is the slide image of a room page.
+type slideView struct {
+	Src, Alt string
+	Shown    bool
+	Loaded   bool // decoded: the browser got a real image
+	Width    float64
+	Nav      bool // the page buttons are shown
+}
+
+const slideJS = `(() => {
+	const i = document.getElementById('slide');
+	return {Src: i.getAttribute('src') || '', Alt: i.alt, Shown: i.getClientRects().length > 0,
+		Loaded: i.complete && i.naturalWidth > 0, Width: i.naturalWidth,
+		Nav: document.getElementById('slide-nav').getClientRects().length > 0};
+})()`
+
+// showsSlide waits until m's page shows page of the deck, loaded.
+func showsSlide(t *testing.T, m *member, page, pages int) slideView {
+	t.Helper()
+	want := fmt.Sprintf("Page %d sur %d", page, pages)
+	return until(t, m, "showing "+want, slideJS, func(v slideView) bool {
+		return v.Shown && v.Loaded && strings.HasSuffix(v.Src, fmt.Sprintf("/%d", page)) && v.Alt == want
+	})
+}
+
+// boardStrokes is the whiteboard as a page keeps and draws it.
+type boardStrokes struct {
+	Count  int
+	By     string
+	Color  string
+	Points []float64
+	Inked  bool // the canvas has ink at the stroke's middle point
+}
+
+const boardJS = `(() => {
+	const all = [...preauLive.state.strokes.values()];
+	const s = all[all.length - 1];
+	if (!s) return {Count: 0, Points: []};
+	const c = document.getElementById('board');
+	const mid = 2 * Math.floor(s.points.length / 4);
+	const x = Math.round(s.points[mid] * c.width / 10000), y = Math.round(s.points[mid + 1] * c.height / 10000);
+	const px = c.getContext('2d').getImageData(x - 2, y - 2, 5, 5).data;
+	let inked = false;
+	for (let i = 3; i < px.length; i += 4) if (px[i] > 0) inked = true;
+	return {Count: all.length, By: s.by, Color: s.color, Points: s.points, Inked: inked};
+})()`
+
+// drawLine draws on m's whiteboard with the mouse, as a person does:
+// press, a few moves, release, from 20 % to 60 % of the canvas's width at
+// mid-height.
+func drawLine(t *testing.T, m *member) {
+	t.Helper()
+	r, err := chromedp.Run(m.ctx, chromedp.Evaluate[struct{ X, Y, W, H float64 }](`(() => {
+		const c = document.getElementById('board');
+		c.scrollIntoView({block: 'center'});
+		const r = c.getBoundingClientRect();
+		return {X: r.left, Y: r.top, W: r.width, H: r.height};
+	})()`))
+	if err != nil || r.W == 0 || r.H == 0 {
+		t.Fatalf("%s: finding the whiteboard: %+v (%v)", m.login, r, err)
+	}
+	y := r.Y + r.H/2
+	held := func(p *input.DispatchMouseEventParams) { p.Buttons = 1 } // the left button, down
+	actions := []chromedp.Action[chromedp.Void]{
+		chromedp.MouseEvent(chromedp.MouseMoved, r.X+0.2*r.W, y),
+		chromedp.MouseEvent(chromedp.MousePressed, r.X+0.2*r.W, y, chromedp.ButtonLeft, held, chromedp.ClickCount(1)),
+	}
+	for i := 1; i <= 8; i++ {
+		actions = append(actions, chromedp.MouseEvent(chromedp.MouseMoved, r.X+(0.2+0.05*float64(i))*r.W, y, chromedp.ButtonLeft, held))
+	}
+	actions = append(actions, chromedp.MouseEvent(chromedp.MouseReleased, r.X+0.6*r.W, y, chromedp.ButtonLeft, chromedp.ClickCount(1)))
+	if err := chromedp.Do(m.ctx, actions...); err != nil {
+		t.Fatalf("%s: drawing on the whiteboard: %v", m.login, err)
+	}
+}
+
+// TestLiveSlidesAndWhiteboard: the teacher uploads a two-page PDF through
+// the room's form; the server turns it into images and both pupils' pages
+// load page 1 (a decoded image, not a broken one), without the page
+// buttons, which are the teacher's. The teacher turns to page 2 and the
+// pupils follow. The teacher then draws a line with the mouse on the
+// whiteboard over the slide: the pupils' pages receive the stroke (the
+// teacher's, black, left to right at mid-height) and draw it on their
+// canvas.
+func TestLiveSlidesAndWhiteboard(t *testing.T) {
+	needSlides(t)
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+	hugo := e.person(t, "e1.2")
+	e.join(t, hugo, id)
+	students := []*member{lea, hugo}
+
+	if err := chromedp.Do(teacher.ctx, chromedp.SetUploadFiles(chromedp.ID("slides"), []string{deckPDF(t, 2)})); err != nil {
+		t.Fatalf("choosing the PDF: %v", err)
+	}
+	click(t, teacher, chromedp.CSS(`#slides-form button[type=submit]`))
+	until(t, teacher, "uploading the slides", `document.getElementById('slides-progress').textContent`, func(s string) bool { return s == "✓" })
+	if v := showsSlide(t, teacher, 1, 2); !v.Nav {
+		t.Errorf("the teacher has no page buttons: %+v", v)
+	}
+	var page1 []string
+	for _, s := range students {
+		v := showsSlide(t, s, 1, 2)
+		if v.Nav {
+			t.Errorf("%s is shown the page buttons: %+v", s.login, v)
+		}
+		page1 = append(page1, v.Src)
+		t.Logf("%s shows %s, %.0f px wide", s.login, v.Src, v.Width)
+	}
+
+	click(t, teacher, chromedp.ID("next"))
+	showsSlide(t, teacher, 2, 2)
+	for i, s := range students {
+		v := showsSlide(t, s, 2, 2)
+		if v.Src == page1[i] {
+			t.Errorf("%s's slide is still %s", s.login, v.Src)
+		}
+	}
+
+	drawLine(t, teacher)
+	mine := until(t, teacher, "drawing the stroke", boardJS, func(b boardStrokes) bool { return b.Count == 1 })
+	for _, s := range students {
+		b := until(t, s, "drawing the teacher's stroke", boardJS, func(b boardStrokes) bool { return b.Count == 1 && b.Inked })
+		if b.By != teacher.id || b.Color != "black" || fmt.Sprint(b.Points) != fmt.Sprint(mine.Points) {
+			t.Errorf("%s's stroke: by %q, %s, %v; want the teacher's %s, black, %v", s.login, b.By, b.Color, b.Points, teacher.id, mine.Points)
+		}
+		pts := b.Points
+		if n := len(pts); n < 6 || pts[0] >= pts[n-2] || pts[1] < 4000 || pts[1] > 6000 {
+			t.Errorf("%s's stroke is not a line from left to right at mid-height: %v", s.login, pts)
+		}
+	}
+	screenshot(t, lea.ctx, "live-slides-board-1280")
+}
+
+// videoFrames is, for each inbound video report of m's subscriber
+// connection (by report id), its frames decoded so far.
+const videoFramesJS = `(async () => {
+	const out = {};
+	const pc = window.preauLive && preauLive.pcSub;
+	if (!pc) return out;
+	(await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') out[s.id] = s.framesDecoded || 0; });
+	return out;
+})()`
+
+// decodesMore waits until one of m's inbound video reports has decoded
+// more frames than it had in before (a report absent from before counts
+// from 0), and returns the new counts.
+func decodesMore(t *testing.T, m *member, what string, before map[string]float64) map[string]float64 {
+	t.Helper()
+	return until(t, m, what, videoFramesJS, func(now map[string]float64) bool {
+		for id, n := range now {
+			if n > before[id] {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestLiveTeacherReconnects: the teacher publishes camera and microphone
+// to a pupil; the teacher's line drops (the tab goes offline, its
+// WebSocket is cut, and the page closes its connections). The pupil sees
+// the teacher disconnected and the video stop; back online, the teacher's
+// page reconnects by itself with the camera still on, publishes again,
+// and the pupil's subscriber connection decodes new frames, more and more.
+func TestLiveTeacherReconnects(t *testing.T) {
+	t.Parallel()
+	e := startWith(t, liveBrowser)
+	teacher := e.person(t, "prof")
+	id := e.startClass(t, teacher, "Les fractions")
+	click(t, teacher, chromedp.ID("camera"))
+	click(t, teacher, chromedp.ID("mic"))
+	pressed(t, teacher, "camera", true)
+	pressed(t, teacher, "mic", true)
+	lea := e.person(t, "eleve")
+	e.join(t, lea, id)
+	receivesVideoAndAudio(t, lea)
+
+	offline(t, teacher, true)
+	if _, err := chromedp.Run(teacher.ctx, chromedp.Evaluate[bool](`(preauLive.ws.close(), true)`)); err != nil {
+		t.Fatalf("cutting the WebSocket: %v", err)
+	}
+	status(t, teacher, liveReconnecting)
+	until(t, lea, "showing the teacher disconnected", fmt.Sprintf(personJS, teacher.id), func(r personRow) bool {
+		return strings.Contains(r.Text, "déconnecté·e")
+	})
+	until(t, lea, "no longer decoding the teacher's video", fmt.Sprintf(stillJS,
+		`Object.values(await (`+videoFramesJS+`)).reduce((a, b) => a + b, 0)`), func(b bool) bool { return b })
+	before, err := chromedp.Run(lea.ctx, chromedp.Evaluate[map[string]float64](videoFramesJS, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	offline(t, teacher, false)
+	waitIn(t, teacher)
+	pressed(t, teacher, "camera", true)
+	until(t, lea, "showing the teacher back", fmt.Sprintf(personJS, teacher.id), func(r personRow) bool {
+		return r.Found && !strings.Contains(r.Text, "déconnecté·e")
+	})
+	again := decodesMore(t, lea, "decoding the teacher's video again", before)
+	last := decodesMore(t, lea, "decoding more of the teacher's video", again)
+	t.Logf("Léa decodes the republished video: %v → %v → %v frames by report", before, again, last)
 }
