@@ -14,6 +14,13 @@
 # the window, and stop the node. The clients' CPU is shown too: when their
 # core is saturated, loss may be theirs (late reads), not the node's.
 #
+# The subscribers count each packet from its RTP header (clear in SRTP) at
+# their socket and drop it there, sending the node a browser's feedback
+# (TWCC every 100 ms, NACKs, receiver reports): decrypting every packet
+# costs a client process more CPU than the node spends forwarding it, and
+# on two cores it would measure the clients (COUNT=0 makes them decrypt,
+# as the first runs in bench/RESULTS.md did).
+#
 # Loopback only; every process is bounded (timeout, the node's
 # -max-lifetime) and killed on exit. Prints a markdown table (also in
 # $OUT/sfu.md); does not write bench/RESULTS.md.
@@ -23,7 +30,7 @@
 #   PROFILE=1000 bash bench/sfu.sh                     # + the node's CPU profile at 1000
 #
 # Settings (environment): SIZES ("100 250 500 750 1000 1250"), DURATION
-# (20s), BURST (30), WAVE (50), SETUP (5m: bound on joining everyone),
+# (20s), COUNT (1), BURST (30), WAVE (50), SETUP (5m: bound on joining everyone),
 # PORT (18500), PIN (1; 0 runs unpinned), NODE_CPUS (0), CLIENT_CPUS (1),
 # WORKERS (0: the node's default), NODE_QUOTA (cap the node at this many
 # cores with a CFS quota, e.g. 0.25: on two cores the clients saturate
@@ -38,6 +45,7 @@ SIZES=${SIZES:-"100 250 500 750 1000 1250"}
 DURATION=${DURATION:-20s}
 BURST=${BURST:-30}
 WAVE=${WAVE:-50}
+COUNT=${COUNT:-1}
 SETUP=${SETUP:-5m}
 PORT=${PORT:-18500}
 PIN=${PIN:-1}
@@ -103,6 +111,12 @@ trap 'exit 130' INT TERM
 cpu_init "$PIN" "$NODE_CPUS" "$CLIENT_CPUS" "$NODE_QUOTA"
 quota=()
 [[ -n $CPU_QUOTA ]] && quota=(-node-cores "$CPU_QUOTA")
+receive=()
+receiving="decrypt every packet (COUNT=0)"
+if [[ $COUNT == 1 ]]; then
+	receive=(-count-at-socket)
+	receiving="count packets at their socket without decrypting them (COUNT=1)"
+fi
 case $CPU_MODE in
 cpuset | taskset) placement="node pinned to CPU $CPU_TARGET, clients to CPU $CPU_LOAD ($CPU_MODE)" ;;
 *) placement="**unpinned** (${CPU_NOTE:-PIN=0}): node and clients share the CPUs" ;;
@@ -126,7 +140,7 @@ for n in $SIZES; do
 	# interrupts the wait and the trap stops both processes at once.
 	(cpu_exec load timeout "$clients_s" "$BIN" -role clients -node "http://127.0.0.1:$PORT" \
 		-subscribers "$n" -duration "$DURATION" -burst "$BURST" -wave "$WAVE" -setup-timeout "$SETUP" \
-		"${prof[@]}" "${quota[@]}") >"$OUT/clients-$n.txt" 2>&1 &
+		"${prof[@]}" "${quota[@]}" "${receive[@]}") >"$OUT/clients-$n.txt" 2>&1 &
 	CLIENTS_PID=$!
 	ok=1
 	wait "$CLIENTS_PID" || ok=0
@@ -146,7 +160,7 @@ done
 {
 	echo "SFU node capacity, $(date +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc --all) CPUs, load average before the ladder: $load"
 	echo "Placement: $placement. One teacher publishing a ~500 kbit/s 30 fps VP8-like camera and 50 pkt/s Opus-like audio; $DURATION measured per size after everyone joined; join latency of a burst of $BURST students joining at once (join request to first media packet)."
-	echo "Node CPU is the node process's own (getrusage) over the window; the clients process holds the teacher and every subscriber."
+	echo "Node CPU is the node process's own (getrusage) over the window; the clients process holds the teacher and every subscriber, who $receiving."
 	echo
 	"$BIN" -table-header
 	printf '%s\n' "${rows[@]}"

@@ -32,6 +32,7 @@ type clientsOptions struct {
 	nodeProfile, cpuProfile string  // CPU profiles of the measured window, node's and clients'
 	keepNode                bool    // do not stop the node at the end
 	nodeCores               float64 // the node's CFS quota in cores, if any (0: its CPUs)
+	countAtSocket           bool    // subscribers count packets at their socket instead of decrypting them
 }
 
 // runClients drives a node process: the teacher publishes, the students
@@ -46,6 +47,7 @@ func runClients(o clientsOptions) (res result, err error) {
 		return res, fmt.Errorf("clients: -node %q: want http://<loopback address>:<port>", o.node)
 	}
 	api := newNodeAPI(strings.TrimRight(o.node, "/"))
+	api.countAtSocket = o.countAtSocket
 	ctx, cancel := context.WithTimeout(context.Background(), o.setup)
 	defer cancel()
 	if err := api.waitReady(ctx); err != nil {
@@ -196,6 +198,8 @@ type nodeAPI struct {
 	peers   map[string]sfu.PeerCallbacks // whom the events are for
 	err     error                        // why the events stream ended early
 	streamC chan struct{}                // closed when the stream ends
+
+	countAtSocket bool // subscribers in sfutest's CountAtSocket mode
 }
 
 func newNodeAPI(base string) *nodeAPI {
@@ -378,7 +382,8 @@ func (a *nodeAPI) dispatch(e event) {
 // join makes a client and joins it to the node's room, allowed to publish
 // the given kinds. Its join latency counts from the join request.
 func (a *nodeAPI) join(ctx context.Context, id string, allow ...string) (*sfutest.Client, error) {
-	c, err := sfutest.NewClient(id, sfutest.Options{})
+	// Publishers decrypt: a counting client cannot publish.
+	c, err := sfutest.NewClient(id, sfutest.Options{CountAtSocket: a.countAtSocket && len(allow) == 0})
 	if err != nil {
 		return nil, fmt.Errorf("clients: %s: %w", id, err)
 	}

@@ -65,6 +65,7 @@ func main() {
 		nodeProfile = flag.String("node-profile", "", "clients: write a CPU profile of the node process over the measured window to this file")
 		keepNode    = flag.Bool("keep-node", false, "clients: leave the node running at the end")
 		nodeCores   = flag.Float64("node-cores", 0, "clients: the node's CPU quota in cores, to judge its saturation (0: its CPUs)")
+		count       = flag.Bool("count-at-socket", false, "clients: subscribers count packets from their clear RTP headers at the socket instead of decrypting them (sfutest.Options.CountAtSocket), so that the clients cost less CPU than the node they measure")
 		header      = flag.Bool("table-header", false, "print the header of the markdown table whose rows -role clients prints, and exit")
 	)
 	flag.Parse()
@@ -83,6 +84,7 @@ func main() {
 		_, err = runClients(clientsOptions{
 			node: *nodeURL, subscribers: *subscribers, burst: *burst, wave: *wave,
 			duration: *duration, setup: *setup, nodeProfile: *nodeProfile, cpuProfile: *cpuprofile, keepNode: *keepNode, nodeCores: *nodeCores,
+			countAtSocket: *count,
 		})
 	default:
 		err = fmt.Errorf("unknown -role %q: want both, node or clients", *role)

@@ -108,3 +108,36 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The load benchmark's clients count packets at their socket without
+// decrypting them; the node must serve them as any other subscriber, and
+// their feedback must be what the node reads.
+func TestSocketCountingClientsReceiveTheStream(t *testing.T) {
+	n := mustNode(t)
+	r := n.Router("class-1")
+	teacher, tp := mustJoin(t, r, "teacher", sfutest.Options{})
+	mustPublish(t, teacher, tp, sfu.KindAudio, sfu.KindCamera)
+	var students []*sfutest.Client
+	for _, id := range []string{"s1", "s2"} {
+		c, _ := mustJoin(t, r, id, sfutest.Options{CountAtSocket: true})
+		students = append(students, c)
+	}
+	for _, c := range students {
+		waitFor(t, c.ID+" counting 150 video and 100 audio packets", 30*time.Second, func() bool {
+			return c.Received("teacher", "camera").Packets >= 150 && c.Received("teacher", "audio").Packets >= 100
+		})
+		if got := c.Received("teacher", "camera"); got.MaxJump > 3 || got.Missing > got.Packets/50 {
+			t.Errorf("%s: sequence numbers not continuous: %+v", c.ID, got)
+		}
+		if c.JoinLatency() <= 0 {
+			t.Errorf("%s: no join latency", c.ID)
+		}
+		waitFor(t, c.ID+" sending feedback", 10*time.Second, func() bool { return c.FeedbackSent() >= 10 })
+		if errs := c.Errors(); len(errs) > 0 {
+			t.Errorf("%s: errors: %v", c.ID, errs)
+		}
+	}
+	if st := n.Stats(); st.DownTracks != 4 || st.PacketsForwarded == 0 {
+		t.Errorf("stats: %+v", st)
+	}
+}

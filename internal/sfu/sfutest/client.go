@@ -20,6 +20,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"preau/internal/sfu"
@@ -41,6 +42,11 @@ type Options struct {
 	// TCPOnly restricts the client to ICE over TCP (the node's ICE-TCP
 	// port), as on a network that drops UDP.
 	TCPOnly bool
+	// CountAtSocket makes a listen-only client that counts media packets
+	// from their headers at its socket instead of decrypting them, for
+	// load tests that share a machine with the node (socket.go). It has
+	// no pion interceptors: it sends a receiver's feedback itself.
+	CountAtSocket bool
 }
 
 // Client is one synthetic participant.
@@ -67,7 +73,8 @@ type Client struct {
 	joined time.Time
 	first  atomic.Int64 // unix nano of the first media packet received
 
-	sender *Sender
+	sender  *Sender
+	counter *socketCounter // in CountAtSocket mode
 }
 
 // quiet keeps pion's logs out of test output.
@@ -84,38 +91,64 @@ func NewClient(id string, opts Options) (*Client, error) {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
-	// Pion's interceptors log through their own loggers unless told: a
-	// closing client's TWCC feedback logged "closed pipe" errors.
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithInterceptorLoggerFactory(quiet{})); err != nil {
-		return nil, err
-	}
 	se := webrtc.SettingEngine{LoggerFactory: quiet{}}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if opts.TCPOnly {
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
-	} else {
-		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+	c := &Client{ID: id}
+	switch {
+	case opts.CountAtSocket:
+		// The transport-wide-cc extension, so that the node stamps its
+		// packets and reads this client's TWCC feedback as a browser's.
+		for _, typ := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.TransportCCURI}, typ); err != nil {
+				return nil, err
+			}
+			m.RegisterFeedback(webrtc.RTCPFeedback{Type: webrtc.TypeRTCPFBTransportCC}, typ)
+		}
+		counter, err := newSocketCounter(c)
+		if err != nil {
+			return nil, err
+		}
+		c.counter = counter
+		se.SetICEUDPMux(counter.mux)
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	default:
+		// Pion's interceptors log through their own loggers unless told: a
+		// closing client's TWCC feedback logged "closed pipe" errors.
+		if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, ir, webrtc.WithInterceptorLoggerFactory(quiet{})); err != nil {
+			return nil, err
+		}
+		if opts.TCPOnly {
+			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeTCP4})
+		} else {
+			se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4})
+		}
 	}
-	c := &Client{
-		ID:       id,
-		api:      webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)),
-		cfg:      webrtc.Configuration{ICEServers: opts.ICEServers},
-		received: make(map[string]*TrackStats),
-		queue:    make(chan func(), 1024),
-		attached: make(chan struct{}),
-		done:     make(chan struct{}),
+	c.api = webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	c.cfg = webrtc.Configuration{ICEServers: opts.ICEServers}
+	c.received = make(map[string]*TrackStats)
+	c.queue = make(chan func(), 1024)
+	c.attached = make(chan struct{})
+	c.done = make(chan struct{})
+	if c.counter != nil {
+		c.cfg.RTPHeaderEncryptionPolicy = webrtc.RTPHeaderEncryptionPolicyDisable
 	}
 	if opts.RelayOnly {
 		c.cfg.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	sub, err := c.api.NewPeerConnection(c.cfg)
 	if err != nil {
+		if c.counter != nil {
+			c.counter.close()
+		}
 		return nil, err
 	}
 	c.sub = sub
 	sub.OnTrack(c.onTrack)
+	if c.counter != nil {
+		go c.counter.feedback(sub, c.done)
+	}
 	sub.OnICECandidate(func(cand *webrtc.ICECandidate) {
 		if cand != nil {
 			init := cand.ToJSON()
@@ -231,6 +264,12 @@ func (c *Client) addRemoteCandidate(t sfu.Target, cand webrtc.ICECandidateInit) 
 }
 
 func (c *Client) answer(offer string) {
+	if c.counter != nil {
+		if err := c.counter.learnOffer(offer); err != nil {
+			c.fail(err)
+			return
+		}
+	}
 	if err := c.sub.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		c.fail(fmt.Errorf("subscriber offer: %w", err))
 		return
@@ -261,6 +300,9 @@ func (c *Client) Close() {
 			_ = pub.Close()
 		}
 		_ = c.sub.Close()
+		if c.counter != nil {
+			c.counter.close()
+		}
 	})
 }
 
