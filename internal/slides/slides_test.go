@@ -3,44 +3,19 @@ package slides
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"image/jpeg"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"preau/internal/slides/slidestest"
 )
 
-// testPDF writes a PDF of n pages, each with its number in large type,
-// built by hand (objects and a correct cross-reference table).
+// testPDF writes a PDF of n pages, each with its number in large type.
 func testPDF(t *testing.T, n int) string {
 	t.Helper()
-	var b bytes.Buffer
-	var offsets []int
-	obj := func(body string) {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets), body)
-	}
-	b.WriteString("%PDF-1.4\n")
-	kids := ""
-	for i := range n {
-		kids += fmt.Sprintf("%d 0 R ", 4+2*i)
-	}
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	obj(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", kids, n))
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	for i := range n {
-		content := fmt.Sprintf("BT /F1 96 Tf 100 250 Td (Page %d) Tj ET", i+1)
-		obj(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 800 450] /Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>", 5+2*i))
-		obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
-	for _, o := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets)+1, xref)
 	p := filepath.Join(t.TempDir(), "deck.pdf")
-	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(p, slidestest.PDF(n), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
