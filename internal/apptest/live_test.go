@@ -5,7 +5,8 @@
 // cannot publish until the teacher grants the microphone, malformed frames
 // are refused while the room keeps running, a pupil who loses the
 // connection comes back to the same state and gets what was said meanwhile,
-// the register is the teachers', and ending the class ends it for all.
+// the register and the chat export are the teachers', ending the class ends
+// it for all, and a chat message the room showed survives a kill -9.
 package apptest_test
 
 import (
@@ -307,6 +308,16 @@ func TestLiveClassJoinChatHandsPermissionsResume(t *testing.T) {
 		t.Errorf("register: %d\n%s", code, csv)
 	}
 
+	// So is the chat, kept as it was said.
+	if code, _ := eleve.Get("/live/" + id + "/chat.csv"); code != http.StatusNotFound {
+		t.Errorf("pupil reads the chat export: %d", code)
+	}
+	code, csv = prof.Get("/live/" + id + "/chat.csv")
+	if code != http.StatusOK || !strings.Contains(csv, "seq,at,name,role,text") || !strings.Contains(csv, ",Léa Moreau,student,Bonjour madame !") ||
+		!strings.Contains(csv, "On reprend à la page 12.") {
+		t.Errorf("chat export: %d\n%s", code, csv)
+	}
+
 	// Ending it ends it for everyone; it is then listed as ended, with its
 	// register kept in the store.
 	code, _, hdr := prof.Post("/live/"+id+"/end", url.Values{})
@@ -326,6 +337,12 @@ func TestLiveClassJoinChatHandsPermissionsResume(t *testing.T) {
 	code, csv = prof.Get("/live/" + id + "/attendance.csv")
 	if code != http.StatusOK || !strings.Contains(csv, "Léa Moreau,student,") || !strings.Contains(csv, ",ended") {
 		t.Errorf("register after the end: %d\n%s", code, csv)
+	}
+	if chat, err := a.Store.LiveChat(t.Context(), lc); err != nil || len(chat) < 3 || chat[0].Text != "Bonjour madame !" {
+		t.Errorf("stored chat: %v %+v", err, chat)
+	}
+	if code, csv = prof.Get("/live/" + id + "/chat.csv"); code != http.StatusOK || !strings.Contains(csv, "Toujours là ?") {
+		t.Errorf("chat export after the end: %d\n%s", code, csv)
 	}
 }
 
@@ -353,7 +370,7 @@ func TestLiveClassesOff(t *testing.T) {
 		t.Fatal("live classes running with --live=false")
 	}
 	prof := s.LoginHTML(t, "prof", "demo")
-	for _, path := range []string{"/live", "/live/1", "/live/1/ws", "/live/1/attendance.csv"} {
+	for _, path := range []string{"/live", "/live/1", "/live/1/ws", "/live/1/attendance.csv", "/live/1/chat.csv"} {
 		if code, _ := prof.Get(path); code != http.StatusNotFound {
 			t.Errorf("GET %s: %d", path, code)
 		}
@@ -361,4 +378,42 @@ func TestLiveClassesOff(t *testing.T) {
 	if code, _, _ := prof.Post("/live/1/end", url.Values{}); code != http.StatusNotFound {
 		t.Errorf("POST end: %d", code)
 	}
+}
+
+// A chat message the room showed survives a kill -9 of the node: it was
+// on disk before anyone saw it. After a restart the class is ended (its
+// room is gone) and the teacher downloads the whole chat.
+func TestLiveChatSurvivesKill9(t *testing.T) {
+	dir := t.TempDir()
+	p := startPreau(t, "demo", "--addr", "127.0.0.1:0", "--data", dir)
+	s := p.server(dir)
+	prof := s.LoginHTML(t, "prof", "demo")
+	id := startClass(t, prof, "Avant la panne")
+	teacher, _ := dialLive(t, s, prof, id)
+	teacher.hello(0, false)
+	lea, _ := dialLive(t, s, s.LoginHTML(t, "eleve", "demo"), id)
+	lea.hello(0, false)
+	said := []string{"Bonjour madame !", "=SOMME(A1:A9) n'est pas une formule ici"}
+	for _, text := range said {
+		lea.send(map[string]any{"type": "chat", "text": text})
+		if f := teacher.event("chat"); !strings.Contains(string(f.Data), strings.ReplaceAll(text, "'", `\u0027`)) && !strings.Contains(string(f.Data), text) {
+			t.Fatalf("chat: %s", f.Data)
+		}
+	}
+	if err := p.cmd.Process.Kill(); err != nil { // SIGKILL, right after the teacher saw it
+		t.Fatal(err)
+	}
+	if err := p.wait(t); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("after kill -9: %v", err)
+	}
+
+	p = startPreau(t, "serve", "--addr", "127.0.0.1:0", "--data", dir)
+	s = p.server(dir)
+	prof = s.LoginHTML(t, "prof", "demo")
+	code, csv := prof.Get("/live/" + id + "/chat.csv")
+	if code != http.StatusOK || !strings.Contains(csv, ",Léa Moreau,student,Bonjour madame !") ||
+		!strings.Contains(csv, ",'=SOMME(A1:A9) n'est pas une formule ici") {
+		t.Errorf("chat after the crash: %d\n%s", code, csv)
+	}
+	p.stop(t)
 }

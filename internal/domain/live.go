@@ -49,6 +49,18 @@ type AttendanceEvent struct {
 	At          time.Time
 }
 
+// LiveChatMessage is one message of a live class's chat, kept as it is
+// said (a message is shown only once kept).
+type LiveChatMessage struct {
+	LiveClassID LiveClassID
+	Seq         uint64 // the room's chat number, from 1
+	UserID      UserID
+	Name        string
+	Role        string // the room role: host, guest or student
+	Text        string
+	At          time.Time
+}
+
 // SlideDeck is a PDF a teacher showed in a live class, turned into page
 // images kept in the blob store (cacheable forever: their name is their
 // SHA-256).
@@ -77,6 +89,11 @@ type LiveStore interface {
 	AddAttendance(ctx context.Context, e AttendanceEvent) error
 	// Attendance lists a class's attendance events in order.
 	Attendance(ctx context.Context, id LiveClassID) ([]AttendanceEvent, error)
+	// AddLiveChat keeps one chat message; it is durable when it returns.
+	// A second message with the same class and Seq is ErrConflict.
+	AddLiveChat(ctx context.Context, m LiveChatMessage) error
+	// LiveChat lists a class's chat in order.
+	LiveChat(ctx context.Context, id LiveClassID) ([]LiveChatMessage, error)
 	CreateSlideDeck(ctx context.Context, d SlideDeck) (SlideDeck, error)
 	// SlideDeck returns one deck: ErrNotFound if it does not exist.
 	SlideDeck(ctx context.Context, id int64) (SlideDeck, error)

@@ -235,6 +235,8 @@ func (s *Service) Start(ctx context.Context, v domain.Membership, req StartReque
 		// The room's own check, independent of the session's: the
 		// identity must be a member of this class in the store.
 		MayJoin: func(id liveclass.Identity) bool { return s.mayJoin(context.Background(), rc, id) },
+		// Said is kept: a message is shown once it is on disk.
+		KeepChat: func(m liveclass.ChatMessage) error { return s.keepChat(c.ID, m) },
 	})
 	if err != nil {
 		if endErr := s.store.EndLiveClass(ctx, c.ID, s.now()); endErr != nil {
@@ -490,6 +492,44 @@ func (s *Service) AttendanceCSV(ctx context.Context, v domain.Membership, id dom
 		return fmt.Errorf("live: attendance of class %d: %w", id, err)
 	}
 	return liveclass.WriteAttendanceCSV(w, staysOf(evs), s.now())
+}
+
+// keepChat writes one chat message of a class to the store.
+func (s *Service) keepChat(id domain.LiveClassID, m liveclass.ChatMessage) error {
+	user, ok := m.From.User()
+	if !ok {
+		return fmt.Errorf("live: chat %d of class %d: participant %q is no user", m.Seq, id, m.From)
+	}
+	err := s.store.AddLiveChat(context.Background(), domain.LiveChatMessage{LiveClassID: id, Seq: m.Seq, UserID: user,
+		Name: m.Name, Role: string(m.Role), Text: m.Text, At: m.At})
+	if err != nil {
+		s.log.Error("live: keep a chat message", "class", id, "seq", m.Seq, "err", err)
+		return fmt.Errorf("live: chat %d of class %d: %w", m.Seq, id, err)
+	}
+	return nil
+}
+
+// ChatCSV writes what was said in a class's chat (hosts only), from the
+// store: every message shown was kept there first, so it is the whole chat
+// while the class runs and after it ended, even after a crash of the node.
+func (s *Service) ChatCSV(ctx context.Context, v domain.Membership, id domain.LiveClassID, w io.Writer) error {
+	_, role, err := s.Class(ctx, v, id)
+	if err != nil {
+		return err
+	}
+	if role != liveclass.RoleHost {
+		return fmt.Errorf("live: chat of class %d: %w", id, domain.ErrNotFound)
+	}
+	stored, err := s.store.LiveChat(ctx, id)
+	if err != nil {
+		return fmt.Errorf("live: chat of class %d: %w", id, err)
+	}
+	msgs := make([]liveclass.ChatMessage, len(stored))
+	for i, m := range stored {
+		msgs[i] = liveclass.ChatMessage{Seq: m.Seq, From: liveclass.ParticipantIDFor(m.UserID), Name: m.Name,
+			Role: liveclass.Role(m.Role), Text: m.Text, At: m.At}
+	}
+	return liveclass.WriteChatCSV(w, msgs)
 }
 
 // staysOf pairs stored arrivals and departures into stays.

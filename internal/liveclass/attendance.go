@@ -80,6 +80,30 @@ func WriteAttendanceCSV(w io.Writer, records []AttendanceRecord, now time.Time) 
 	return nil
 }
 
+// WriteChatCSV writes a chat as CSV, one message a row: its number, the
+// time (RFC 3339, UTC), the author's name and room role, and the text.
+// Cells are defused against formula injection as in the register.
+func WriteChatCSV(w io.Writer, msgs []ChatMessage) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"seq", "at", "name", "role", "text"}); err != nil {
+		return fmt.Errorf("liveclass: chat csv: %w", err)
+	}
+	for _, m := range msgs {
+		row := []string{strconv.FormatUint(m.Seq, 10), m.At.UTC().Format(time.RFC3339), m.Name, string(m.Role), m.Text}
+		for i := range row {
+			row[i] = defuseCell(row[i])
+		}
+		if err := cw.Write(row); err != nil {
+			return fmt.Errorf("liveclass: chat csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("liveclass: chat csv: %w", err)
+	}
+	return nil
+}
+
 // defuseCell neutralises CSV formula injection (OWASP's advice).
 func defuseCell(s string) string {
 	if s == "" {

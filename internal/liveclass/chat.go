@@ -1,6 +1,9 @@
 package liveclass
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Chat and reaction limits.
 const (
@@ -15,9 +18,10 @@ var Reactions = []string{"thumbs_up", "clap", "laugh", "surprised", "question", 
 // Chat posts a message from pid to everyone in the room. The text is
 // trimmed; it must be non-empty, at most MaxChatRunes runes, without
 // control characters other than newlines and tabs. Each participant may send
-// Config.ChatRate messages (5 per 10 s by default, in a burst).
+// Config.ChatRate messages (5 per 10 s by default, in a burst). With
+// Config.KeepChat, the message is kept before anyone sees it.
 //
-// Errors: ErrInvalid (field "text"), ErrRateLimited, and the actor errors
+// Errors: ErrInvalid (field "text"), ErrRateLimited, ErrNotKept, and the actor errors
 // ErrRoomEnded, ErrNoSuchParticipant, ErrRemoved, ErrNotInRoom.
 func (r *Room) Chat(pid ParticipantID, text string) (ChatMessage, error) {
 	now := r.begin()
@@ -33,8 +37,13 @@ func (r *Room) Chat(pid ParticipantID, text string) (ChatMessage, error) {
 	if !p.chatRate.allow(now, r.cfg.ChatRate) {
 		return ChatMessage{}, r.fail("chat", pid, ErrRateLimited)
 	}
+	msg := ChatMessage{Seq: r.chatSeq + 1, From: p.id, Name: p.name, Role: p.role, Text: text, At: now}
+	if r.cfg.KeepChat != nil {
+		if err := r.cfg.KeepChat(msg); err != nil {
+			return ChatMessage{}, r.fail("chat", pid, fmt.Errorf("%w: %w", ErrNotKept, err))
+		}
+	}
 	r.chatSeq++
-	msg := ChatMessage{Seq: r.chatSeq, From: p.id, Name: p.name, Role: p.role, Text: text, At: now}
 	r.emit(KindChat, toAll, msg)
 	r.chat.add(msg, r.seq)
 	return msg, nil

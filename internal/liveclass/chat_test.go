@@ -111,3 +111,50 @@ func TestReactionsAreEphemeralAndFromAFixedSet(t *testing.T) {
 	}
 	wantErr(t, f.room.React(pupil, "clap"), ErrRateLimited)
 }
+
+// With KeepChat, a message is kept before anyone sees it; a message that
+// cannot be kept is refused, shown to nobody, and does not use a number.
+func TestChatIsKeptBeforeItIsShown(t *testing.T) {
+	var kept []ChatMessage
+	fail := false
+	keep := func(c *Config) {
+		c.KeepChat = func(m ChatMessage) error {
+			if fail {
+				return errors.New("disk full")
+			}
+			kept = append(kept, m)
+			return nil
+		}
+	}
+	f := newRoomWith(t, 1, keep)
+	watcher := f.subscribe(f.teacher)
+	m, err := f.room.Chat(f.students[0], " bonjour ")
+	f.must(err)
+	if len(kept) != 1 || kept[0] != m || m.Seq != 1 || m.Text != "bonjour" {
+		t.Fatalf("kept %+v, sent %+v", kept, m)
+	}
+
+	fail = true
+	_, err = f.room.Chat(f.students[0], "perdu ?")
+	if !errors.Is(err, ErrNotKept) || ErrorOf(err).Key != "live.err.not_kept" {
+		t.Fatalf("a message that cannot be kept: %v", err)
+	}
+	fail = false
+	m, err = f.room.Chat(f.teacher, "encore")
+	f.must(err)
+	if m.Seq != 2 || len(kept) != 2 {
+		t.Fatalf("after a refusal: seq %d, kept %d", m.Seq, len(kept))
+	}
+	var shown []string
+	for _, ev := range drain(watcher) {
+		if c, ok := ev.Data.(ChatMessage); ok && ev.Kind == KindChat {
+			shown = append(shown, c.Text)
+		}
+	}
+	if strings.Join(shown, "|") != "bonjour|encore" {
+		t.Fatalf("shown %q", shown)
+	}
+	if h := f.room.ChatHistory(0); len(h) != 2 {
+		t.Fatalf("history %+v", h)
+	}
+}

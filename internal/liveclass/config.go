@@ -28,6 +28,13 @@ type Config struct {
 	// without the room's lock held, so it may consult a store.
 	MayJoin func(Identity) bool
 
+	// KeepChat, if set, keeps each chat message before anyone sees it: it
+	// is called with the room's lock held, once the message is accepted,
+	// and an error refuses the message (ErrNotKept) so that nothing is
+	// shown that a crash would lose. A store that syncs to disk makes the
+	// chat survive the node.
+	KeepChat func(ChatMessage) error
+
 	WaitingRoom bool // students wait until a host admits them
 	Locked      bool // start locked: no new students
 

@@ -55,6 +55,7 @@ var (
 	ErrBoardFull         = &Error{Code: "board_full", Key: "live.err.board_full", Generic: domain.CodeTooLarge}
 	ErrNothingToUndo     = &Error{Code: "nothing_to_undo", Key: "live.err.nothing_to_undo", Generic: domain.CodeConflict}
 	ErrNoDeck            = &Error{Code: "no_deck", Key: "live.err.no_deck", Generic: domain.CodeConflict}
+	ErrNotKept           = &Error{Code: "not_kept", Key: "live.err.not_kept", Generic: domain.CodeUnavailable}
 
 	// Resuming and listening.
 	ErrSnapshotNeeded = &Error{Code: "snapshot_needed", Key: "live.err.snapshot_needed", Generic: domain.CodeConflict}

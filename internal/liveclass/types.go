@@ -25,6 +25,16 @@ func ParticipantIDFor(u domain.UserID) ParticipantID {
 	return ParticipantID("u" + strconv.FormatInt(int64(u), 10))
 }
 
+// User returns the user a participant id stands for (the inverse of
+// ParticipantIDFor); false for an id not of that form.
+func (p ParticipantID) User() (domain.UserID, bool) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(string(p), "u"), 10, 64)
+	if err != nil || !strings.HasPrefix(string(p), "u") || n <= 0 {
+		return 0, false
+	}
+	return domain.UserID(n), true
+}
+
 // Role is what a participant is in the room, decided by the caller from
 // the school role and the room's audience.
 type Role string

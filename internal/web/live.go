@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,6 +41,7 @@ func (h *handler) registerLive(mux *http.ServeMux) error {
 	mux.Handle("POST /live/{id}/slides", h.user(h.uploadSlides))
 	mux.Handle("GET /live/{id}/decks/{deck}/{page}", h.user(h.slidePage))
 	mux.Handle("GET /live/{id}/attendance.csv", h.user(h.attendanceCSV))
+	mux.Handle("GET /live/{id}/chat.csv", h.user(h.chatCSV))
 	return nil
 }
 
@@ -341,6 +344,17 @@ func (h *handler) slidePage(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 func (h *handler) attendanceCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	h.liveCSV(w, r, p, "presence", h.cfg.Live.AttendanceCSV)
+}
+
+func (h *handler) chatCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	h.liveCSV(w, r, p, "chat", h.cfg.Live.ChatCSV)
+}
+
+// liveCSV answers a class's CSV download (hosts only: write refuses the
+// others), named after what it holds, the day and the audience.
+func (h *handler) liveCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal, what string,
+	write func(context.Context, domain.Membership, domain.LiveClassID, io.Writer) error) {
 	id, ok := h.liveID(w, r, p)
 	if !ok {
 		return
@@ -351,11 +365,11 @@ func (h *handler) attendanceCSV(w http.ResponseWriter, r *http.Request, p *auth.
 		return
 	}
 	var buf strings.Builder
-	if err := h.cfg.Live.AttendanceCSV(r.Context(), p.Membership, id, &buf); err != nil {
+	if err := write(r.Context(), p.Membership, id, &buf); err != nil {
 		h.fail(w, r, p, err)
 		return
 	}
-	name := fmt.Sprintf("presence-%s-%s.csv", c.StartedAt.In(h.cfg.Location).Format("2006-01-02"), c.AudienceName)
+	name := fmt.Sprintf("%s-%s-%s.csv", what, c.StartedAt.In(h.cfg.Location).Format("2006-01-02"), c.AudienceName)
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", "attachment; filename*=UTF-8''"+url.PathEscape(httpx.CleanFileName(name)))
 	// A BOM so that Excel reads the UTF-8 names right.

@@ -155,6 +155,43 @@ func (db *DB) Attendance(ctx context.Context, id domain.LiveClassID) ([]domain.A
 	return out, nil
 }
 
+// AddLiveChat keeps one chat message; it is durable when it returns.
+func (db *DB) AddLiveChat(ctx context.Context, m domain.LiveChatMessage) error {
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO live_chat (live_class_id, seq, user_id, name, role, text, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, m.LiveClassID, int64(m.Seq), m.UserID, m.Name, m.Role, m.Text, ms(m.At))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: chat %d of live class %d: %w", m.Seq, m.LiveClassID, err)
+	}
+	return nil
+}
+
+// LiveChat lists a class's chat in order.
+func (db *DB) LiveChat(ctx context.Context, id domain.LiveClassID) ([]domain.LiveChatMessage, error) {
+	rows, err := db.query(ctx, `SELECT live_class_id, seq, user_id, name, role, text, at FROM live_chat
+		WHERE live_class_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: chat of live class %d: %w", id, err)
+	}
+	defer rows.Close()
+	var out []domain.LiveChatMessage
+	for rows.Next() {
+		var m domain.LiveChatMessage
+		var seq, at int64
+		if err := rows.Scan(&m.LiveClassID, &seq, &m.UserID, &m.Name, &m.Role, &m.Text, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: chat of live class %d: %w", id, err)
+		}
+		m.Seq, m.At = uint64(seq), fromMS(at)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: chat of live class %d: %w", id, err)
+	}
+	return out, nil
+}
+
 // CreateSlideDeck records a deck whose page images are in the blob store.
 func (db *DB) CreateSlideDeck(ctx context.Context, d domain.SlideDeck) (domain.SlideDeck, error) {
 	if d.CreatedAt.IsZero() {

@@ -612,6 +612,25 @@ func testLive(t *testing.T, s domain.Store) {
 		t.Errorf("german attendance %+v", att)
 	}
 
+	for _, m := range []domain.LiveChatMessage{
+		{Seq: 1, UserID: w.teacher.ID, Name: "M. Martin", Role: "host", Text: "Bonjour à tous", At: start.Add(time.Minute)},
+		{Seq: 2, UserID: w.alice.ID, Name: "Alice Petit", Role: "student", Text: "Bonjour ! 😀 <b>", At: start.Add(2 * time.Minute)},
+	} {
+		m.LiveClassID = maths.ID
+		check(t, s.AddLiveChat(ctx, m))
+	}
+	if err := s.AddLiveChat(ctx, domain.LiveChatMessage{LiveClassID: maths.ID, Seq: 2, UserID: w.alice.ID, Name: "Alice Petit", Role: "student", Text: "again", At: start}); !errors.Is(err, domain.ErrConflict) {
+		t.Errorf("a second message 2: %v", err)
+	}
+	chat := must(s.LiveChat(ctx, maths.ID))
+	if len(chat) != 2 || chat[1].Seq != 2 || chat[1].Text != "Bonjour ! 😀 <b>" || chat[1].UserID != w.alice.ID || chat[1].Role != "student" ||
+		!chat[1].At.Equal(start.Add(2*time.Minute)) || chat[0].Name != "M. Martin" {
+		t.Errorf("chat %+v", chat)
+	}
+	if chat := must(s.LiveChat(ctx, german.ID)); len(chat) != 0 {
+		t.Errorf("german chat %+v", chat)
+	}
+
 	if n := must(s.EndRunningLiveClasses(ctx, start.Add(2*time.Hour))); n != 1 {
 		t.Errorf("ended %d running classes, want 1", n)
 	}
