@@ -3,6 +3,7 @@ package taxii
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -583,5 +584,38 @@ func TestConfigValidate(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate error lacks %q: %v", want, err)
 		}
+	}
+}
+
+// A bundle goes in whole or not at all: an object conflicting with a
+// stored version refuses the bundle and stores none of its objects, so a
+// partner never pages through half an episode.
+func TestBundlesAreAddedWhole(t *testing.T) {
+	var src MemorySource
+	note := func(id, content string) string {
+		return `{"type":"note","spec_version":"2.1","id":"note--` + id + `","created":"2026-03-09T10:00:00.000Z","modified":"2026-03-09T10:00:00.000Z","content":"` +
+			content + `","object_refs":["note--` + id + `"]}`
+	}
+	const a, b = "2f3c3a4e-1f4b-4c43-9d5e-8a5e2d6c0b11", "3a4b5c6d-1f4b-4c43-9d5e-8a5e2d6c0b12"
+	if err := src.Add(episodesColl, []byte(note(b, "first")), "green", base); err != nil {
+		t.Fatal(err)
+	}
+	bundle := func(objs ...string) []byte {
+		return []byte(`{"type":"bundle","id":"bundle--0b1c2d3e-1f4b-4c43-9d5e-8a5e2d6c0b13","objects":[` + strings.Join(objs, ",") + `]}`)
+	}
+	if err := src.AddBundle(episodesColl, bundle(note(a, "new"), note(b, "changed")), base.Add(time.Hour)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a bundle with a conflicting object: %v", err)
+	}
+	if err := src.AddBundle(episodesColl, bundle(note(a, "new"), note(a, "twice, differently")), base.Add(time.Hour)); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a bundle giving one version twice: %v", err)
+	}
+	if n := len(src.objs[episodesColl]); n != 1 {
+		t.Fatalf("%d objects stored after refused bundles, want the first alone", n)
+	}
+	if err := src.AddBundle(episodesColl, bundle(note(a, "new"), note(b, "first")), base.Add(time.Hour)); err != nil {
+		t.Fatalf("a bundle repeating a stored object: %v", err)
+	}
+	if n := len(src.objs[episodesColl]); n != 2 {
+		t.Fatalf("%d objects stored, want 2", n)
 	}
 }

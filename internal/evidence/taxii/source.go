@@ -67,27 +67,55 @@ func (m *MemorySource) Add(collection string, object []byte, tlp string, dateAdd
 	if err != nil {
 		return err
 	}
+	return m.addAll(collection, []StoredObject{o})
+}
+
+// addAll stores objects at once: a reader sees all of them or none, and a
+// conflict with any stores none. A partner polling with added_after while
+// a bundle went in one object at a time could see half of it, then never
+// the rest, which has the same date_added.
+func (m *MemorySource) addAll(collection string, objs []StoredObject) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.objs == nil {
 		m.objs = map[string][]StoredObject{}
 	}
 	list := m.objs[collection]
-	for _, x := range list {
-		if x.ID == o.ID && x.Modified.Equal(o.Modified) {
-			if string(x.JSON) == string(o.JSON) {
-				return nil
+	fresh := make([]bool, len(objs))
+	for i, o := range objs {
+		fresh[i] = true
+		for _, x := range list {
+			if x.ID == o.ID && x.Modified.Equal(o.Modified) {
+				if string(x.JSON) != string(o.JSON) {
+					return fmt.Errorf("%w: %s version %s", ErrConflict, o.ID, o.Modified.Format(time.RFC3339Nano))
+				}
+				fresh[i] = false
+				break
 			}
-			return fmt.Errorf("%w: %s version %s", ErrConflict, o.ID, o.Modified.Format(time.RFC3339Nano))
+		}
+		for _, y := range objs[:i] {
+			if fresh[i] && y.ID == o.ID && y.Modified.Equal(o.Modified) {
+				if string(y.JSON) != string(o.JSON) {
+					return fmt.Errorf("%w: %s version %s given twice", ErrConflict, o.ID, o.Modified.Format(time.RFC3339Nano))
+				}
+				fresh[i] = false
+			}
 		}
 	}
-	i, _ := slices.BinarySearchFunc(list, o, compareStored)
-	m.objs[collection] = slices.Insert(list, i, o)
+	for i, o := range objs {
+		if !fresh[i] {
+			continue
+		}
+		j, _ := slices.BinarySearchFunc(list, o, compareStored)
+		list = slices.Insert(list, j, o)
+	}
+	m.objs[collection] = list
 	return nil
 }
 
-// AddBundle stores every object of a STIX bundle, each with the TLP level
-// of its own TLP marking. An object without one is stored as TLP:RED: if
+// AddBundle stores every object of a STIX bundle at once (a reader sees the
+// whole bundle or none of it), each with the TLP level of its own TLP
+// marking. An object without one is stored as TLP:RED: if
 // nobody said it may be shared, it is not.
 func (m *MemorySource) AddBundle(collection string, bundle []byte, dateAdded time.Time) error {
 	var b struct {
@@ -97,6 +125,7 @@ func (m *MemorySource) AddBundle(collection string, bundle []byte, dateAdded tim
 	if err := json.Unmarshal(bundle, &b); err != nil || b.Type != "bundle" {
 		return fmt.Errorf("%w: not a STIX bundle", ErrBadObject)
 	}
+	objs := make([]StoredObject, 0, len(b.Objects))
 	for i, raw := range b.Objects {
 		var marks struct {
 			Refs []string `json:"object_marking_refs"`
@@ -112,11 +141,13 @@ func (m *MemorySource) AddBundle(collection string, bundle []byte, dateAdded tim
 				}
 			}
 		}
-		if err := m.Add(collection, raw, level, dateAdded); err != nil {
+		o, err := storedObject(raw, level, dateAdded)
+		if err != nil {
 			return fmt.Errorf("objects[%d]: %w", i, err)
 		}
+		objs = append(objs, o)
 	}
-	return nil
+	return m.addAll(collection, objs)
 }
 
 // Objects implements Source, applying the whole filter.
