@@ -101,6 +101,7 @@ func newLiveCollector(svc *live.Service, node *sfu.Node) *liveCollector {
 		"tracks":      d("preau_sfu_tracks", "Published tracks being forwarded."),
 		"downtracks":  d("preau_sfu_down_tracks", "Outgoing tracks (one per subscriber per forwarded track)."),
 		"waiting":     d("preau_sfu_admission_waiting", "Joins waiting for room on the media node."),
+		"held":        d("preau_sfu_admission_held", "1 while the media node holds joins because it dropped packets in the last 10 s (overloaded), else 0."),
 		"pkts_in":     d("preau_sfu_packets_received_total", "RTP packets received from publishers."),
 		"pkts_out":    d("preau_sfu_packets_forwarded_total", "RTP packets written to subscribers."),
 		"bytes_out":   d("preau_sfu_bytes_forwarded_total", "RTP bytes written to subscribers."),
@@ -138,6 +139,11 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 	g("tracks", float64(ns.Tracks))
 	g("downtracks", float64(ns.DownTracks))
 	g("waiting", float64(ns.Waiting))
+	held := 0.0
+	if ns.AdmissionHeld {
+		held = 1
+	}
+	g("held", held)
 	n("pkts_in", ns.PacketsIn)
 	n("pkts_out", ns.PacketsForwarded)
 	n("bytes_out", ns.BytesForwarded)

@@ -21,6 +21,7 @@ type admission struct {
 	inUse  int
 	queue  []*waiter
 	closed bool
+	held   bool // the node is overloaded: joins wait whatever the budget says
 
 	queued   atomic.Uint64 // joins that had to wait
 	refused  atomic.Uint64 // joins refused (queue full or deadline)
@@ -46,7 +47,7 @@ func (a *admission) admit(ctx context.Context, onQueued func(int)) (func(), erro
 		a.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if len(a.queue) == 0 && (a.limit == 0 || a.inUse < a.limit) {
+	if len(a.queue) == 0 && !a.held && (a.limit == 0 || a.inUse < a.limit) {
 		a.inUse++
 		a.mu.Unlock()
 		a.admitted.Add(1)
@@ -125,7 +126,7 @@ func (a *admission) release() {
 // promote admits waiters from the head while there is room. Under a.mu.
 func (a *admission) promote() {
 	n := 0
-	for n < len(a.queue) && (a.limit == 0 || a.inUse < a.limit) {
+	for n < len(a.queue) && !a.held && (a.limit == 0 || a.inUse < a.limit) {
 		w := a.queue[n]
 		w.granted = true
 		a.inUse++
@@ -151,6 +152,21 @@ func (a *admission) tellPositions(from int) {
 	}
 }
 
+// hold makes joins wait in line (on) or lets the line move again (off),
+// and reports whether that changed anything.
+func (a *admission) hold(on bool) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.held == on {
+		return false
+	}
+	a.held = on
+	if !on {
+		a.promote()
+	}
+	return true
+}
+
 // close refuses new joins; waiters time out or are cancelled as usual.
 func (a *admission) close() {
 	a.mu.Lock()
@@ -158,8 +174,8 @@ func (a *admission) close() {
 	a.mu.Unlock()
 }
 
-func (a *admission) snapshot() (inUse, waiting int) {
+func (a *admission) snapshot() (inUse, waiting int, held bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.inUse, len(a.queue)
+	return a.inUse, len(a.queue), a.held
 }

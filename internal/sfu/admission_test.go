@@ -159,3 +159,59 @@ func TestAdmissionLineIsBounded(t *testing.T) {
 		t.Fatalf("join beyond a full line: %v, want ErrOverBudget at once", err)
 	}
 }
+
+// manualClock is a clock the test moves.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// A node that drops packets (its fan-out workers fall behind) holds joins
+// in line whatever its budget, and lets them in once it has dropped
+// nothing for 10 s.
+func TestAdmissionIsHeldWhileTheNodeDropsPackets(t *testing.T) {
+	clock := &manualClock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
+	n := mustNode(t, func(c *sfu.Config) { c.MaxSubscribers = 100; c.AdmissionWait = time.Minute; c.Now = clock.Now })
+	if _, err := n.Admit(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	n.DropPackets(40)
+	n.WatchOverload()
+	if !n.Stats().AdmissionHeld {
+		t.Fatal("admission not held after drops")
+	}
+	q := admitAsync(t.Context(), n)
+	waitFor(t, "a join queued though under budget", 5*time.Second, func() bool { return q.last() == 1 })
+
+	clock.Advance(6 * time.Second)
+	n.WatchOverload() // no new drops, but within 10 s of the last
+	if admitted(q) || !n.Stats().AdmissionHeld {
+		t.Fatal("admission released 6 s after drops")
+	}
+	n.DropPackets(1)
+	clock.Advance(time.Second)
+	n.WatchOverload() // new drops: 10 s from now
+	clock.Advance(9 * time.Second)
+	n.WatchOverload()
+	if admitted(q) {
+		t.Fatal("admission released 9 s after the latest drops")
+	}
+	clock.Advance(2 * time.Second)
+	n.WatchOverload()
+	waitFor(t, "the held join admitted", 5*time.Second, func() bool { return admitted(q) })
+	if st := n.Stats(); st.AdmissionHeld || st.Admitted != 2 || st.Waiting != 0 {
+		t.Errorf("stats after the overload: %+v", st)
+	}
+}

@@ -114,7 +114,10 @@
 // when a release frees a place, never before someone ahead of it, and is
 // refused with ErrOverBudget after Config.AdmissionWait or at once when
 // the line is full. Call Admit before Router.Join and the release function
-// when the participant leaves.
+// when the participant leaves. While the node drops packets (a fan-out
+// worker's queue full: its CPUs are short) and for 10 s after, the line
+// does not move whatever the budget (Stats.AdmissionHeld): a node past
+// saturation collapses for everyone, so newcomers wait instead.
 //
 // # Connectivity
 //

@@ -40,6 +40,40 @@ type Node struct {
 
 	stop chan struct{}
 	done chan struct{}
+
+	overloadMu  sync.Mutex
+	lastDropped uint64    // PacketsDropped at the last health tick
+	heldUntil   time.Time // admission is held until then
+}
+
+// overloadHold is how long joins wait after the node last dropped a
+// packet for want of CPU (a fan-out worker's queue full).
+const overloadHold = 10 * time.Second
+
+// watchOverload holds admission while the node drops packets, and for
+// overloadHold after. The budget of subscribers is set for a node with
+// its CPUs to itself; when something else takes them (a flood on the web
+// side of the same process, another program), the fan-out workers fall
+// behind before the budget is reached, and every further subscriber makes
+// it worse for all: past saturation a node collapses rather than degrades
+// (bench/RESULTS.md). Joins then wait in line, with their position shown,
+// instead. Called by the health loop.
+func (n *Node) watchOverload(now time.Time) {
+	n.overloadMu.Lock()
+	d := n.stats.dropped.Load()
+	if d > n.lastDropped {
+		n.heldUntil = now.Add(overloadHold)
+	}
+	n.lastDropped = d
+	held := now.Before(n.heldUntil)
+	n.overloadMu.Unlock()
+	if n.adm.hold(held) {
+		if held {
+			n.log.Warn("sfu overloaded: packets dropped, new joins wait", "dropped", d)
+		} else {
+			n.log.Info("sfu no longer overloaded: joins admitted again")
+		}
+	}
 }
 
 // healthInterval is how often each subscriber's congestion signals are
@@ -244,6 +278,7 @@ func (n *Node) healthLoop() {
 			return
 		case <-t.C:
 			now := n.cfg.Now()
+			n.watchOverload(now)
 			for _, r := range n.routerList() {
 				for _, p := range r.peerList() {
 					p.sampleHealth(now)

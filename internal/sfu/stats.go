@@ -6,15 +6,16 @@ import "sync/atomic"
 // metrics: gauges first, then counters that only grow.
 type Stats struct {
 	// Gauges.
-	Routers         int // live classes with a router
-	Peers           int // participants joined
-	Publishers      int // participants with a publisher connection
-	Subscribers     int // participants receiving at least one track
-	Tracks          int // published tracks being forwarded
-	DownTracks      int // outgoing tracks (one per subscriber per forwarded track)
-	Admitted        int // admission slots in use
-	Waiting         int // joins waiting in the admission line
-	TURNAllocations int // relays allocated on the embedded TURN server
+	Routers         int  // live classes with a router
+	Peers           int  // participants joined
+	Publishers      int  // participants with a publisher connection
+	Subscribers     int  // participants receiving at least one track
+	Tracks          int  // published tracks being forwarded
+	DownTracks      int  // outgoing tracks (one per subscriber per forwarded track)
+	Admitted        int  // admission slots in use
+	Waiting         int  // joins waiting in the admission line
+	AdmissionHeld   bool // the node dropped packets lately: joins wait whatever the budget
+	TURNAllocations int  // relays allocated on the embedded TURN server
 
 	// Counters.
 	PacketsIn           uint64 // RTP packets received from publishers
@@ -86,7 +87,7 @@ func (n *Node) Stats() Stats {
 	s.AdmissionAdmitted = n.adm.admitted.Load()
 	s.AdmissionQueued = n.adm.queued.Load()
 	s.AdmissionRefused = n.adm.refused.Load()
-	s.Admitted, s.Waiting = n.adm.snapshot()
+	s.Admitted, s.Waiting, s.AdmissionHeld = n.adm.snapshot()
 	if n.turn != nil {
 		s.TURNAllocations = n.turn.AllocationCount()
 	}
