@@ -101,6 +101,7 @@ func (f *fanout) dispatch(p *packet, set *fanSet) {
 		default:
 			p.release()
 			f.stats.dropped.Add(uint64(len(dts)))
+			f.stats.overflowed.Add(uint64(len(dts)))
 		}
 	}
 }

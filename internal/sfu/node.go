@@ -42,7 +42,7 @@ type Node struct {
 	done chan struct{}
 
 	overloadMu  sync.Mutex
-	lastDropped uint64    // PacketsDropped at the last health tick
+	lastDropped uint64    // packets dropped for a full fan-out queue, at the last health tick
 	heldUntil   time.Time // admission is held until then
 }
 
@@ -60,7 +60,7 @@ const overloadHold = 10 * time.Second
 // instead. Called by the health loop.
 func (n *Node) watchOverload(now time.Time) {
 	n.overloadMu.Lock()
-	d := n.stats.dropped.Load()
+	d := n.stats.overflowed.Load() // not write errors: a subscriber leaving is no overload
 	if d > n.lastDropped {
 		n.heldUntil = now.Add(overloadHold)
 	}

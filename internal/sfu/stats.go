@@ -41,6 +41,7 @@ type Stats struct {
 // never share a cache line; Stats adds them up.
 type counters struct {
 	dropped        atomic.Uint64
+	overflowed     atomic.Uint64 // of dropped, those of a fan-out worker's full queue: the node's CPUs are short
 	nacks          atomic.Uint64
 	retransmitted  atomic.Uint64
 	pliForwarded   atomic.Uint64
