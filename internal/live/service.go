@@ -474,24 +474,35 @@ func (s *Service) End(ctx context.Context, v domain.Membership, id domain.LiveCl
 	return nil
 }
 
-// AttendanceCSV writes a class's register (hosts only): the room's own
-// while it runs, the stored one once it ended.
-func (s *Service) AttendanceCSV(ctx context.Context, v domain.Membership, id domain.LiveClassID, w io.Writer) error {
-	_, role, err := s.Class(ctx, v, id)
+// hostClass returns a class for one of its hosts; for anyone else it does
+// not exist (ErrNotFound), as the class's exports are the hosts' alone.
+func (s *Service) hostClass(ctx context.Context, v domain.Membership, id domain.LiveClassID, what string) (domain.LiveClass, error) {
+	c, role, err := s.Class(ctx, v, id)
 	if err != nil {
-		return err
+		return c, err
 	}
 	if role != liveclass.RoleHost {
-		return fmt.Errorf("live: attendance of class %d: %w", id, domain.ErrNotFound)
+		return domain.LiveClass{}, fmt.Errorf("live: %s of class %d: %w", what, id, domain.ErrNotFound)
+	}
+	return c, nil
+}
+
+// AttendanceCSV writes a class's register (hosts only): the room's own
+// while it runs, the stored one once it ended. It returns the class, for
+// the download's name.
+func (s *Service) AttendanceCSV(ctx context.Context, v domain.Membership, id domain.LiveClassID, w io.Writer) (domain.LiveClass, error) {
+	c, err := s.hostClass(ctx, v, id, "attendance")
+	if err != nil {
+		return c, err
 	}
 	if rc := s.get(id); rc != nil {
-		return liveclass.WriteAttendanceCSV(w, rc.room.Attendance(), s.now())
+		return c, liveclass.WriteAttendanceCSV(w, rc.room.Attendance(), s.now())
 	}
 	evs, err := s.store.Attendance(ctx, id)
 	if err != nil {
-		return fmt.Errorf("live: attendance of class %d: %w", id, err)
+		return c, fmt.Errorf("live: attendance of class %d: %w", id, err)
 	}
-	return liveclass.WriteAttendanceCSV(w, staysOf(evs), s.now())
+	return c, liveclass.WriteAttendanceCSV(w, staysOf(evs), s.now())
 }
 
 // keepChat writes one chat message of a class to the store.
@@ -512,24 +523,22 @@ func (s *Service) keepChat(id domain.LiveClassID, m liveclass.ChatMessage) error
 // ChatCSV writes what was said in a class's chat (hosts only), from the
 // store: every message shown was kept there first, so it is the whole chat
 // while the class runs and after it ended, even after a crash of the node.
-func (s *Service) ChatCSV(ctx context.Context, v domain.Membership, id domain.LiveClassID, w io.Writer) error {
-	_, role, err := s.Class(ctx, v, id)
+// It returns the class, for the download's name.
+func (s *Service) ChatCSV(ctx context.Context, v domain.Membership, id domain.LiveClassID, w io.Writer) (domain.LiveClass, error) {
+	c, err := s.hostClass(ctx, v, id, "chat")
 	if err != nil {
-		return err
-	}
-	if role != liveclass.RoleHost {
-		return fmt.Errorf("live: chat of class %d: %w", id, domain.ErrNotFound)
+		return c, err
 	}
 	stored, err := s.store.LiveChat(ctx, id)
 	if err != nil {
-		return fmt.Errorf("live: chat of class %d: %w", id, err)
+		return c, fmt.Errorf("live: chat of class %d: %w", id, err)
 	}
 	msgs := make([]liveclass.ChatMessage, len(stored))
 	for i, m := range stored {
 		msgs[i] = liveclass.ChatMessage{Seq: m.Seq, From: liveclass.ParticipantIDFor(m.UserID), Name: m.Name,
 			Role: liveclass.Role(m.Role), Text: m.Text, At: m.At}
 	}
-	return liveclass.WriteChatCSV(w, msgs)
+	return c, liveclass.WriteChatCSV(w, msgs)
 }
 
 // staysOf pairs stored arrivals and departures into stays.

@@ -354,18 +354,14 @@ func (h *handler) chatCSV(w http.ResponseWriter, r *http.Request, p *auth.Princi
 // liveCSV answers a class's CSV download (hosts only: write refuses the
 // others), named after what it holds, the day and the audience.
 func (h *handler) liveCSV(w http.ResponseWriter, r *http.Request, p *auth.Principal, what string,
-	write func(context.Context, domain.Membership, domain.LiveClassID, io.Writer) error) {
+	write func(context.Context, domain.Membership, domain.LiveClassID, io.Writer) (domain.LiveClass, error)) {
 	id, ok := h.liveID(w, r, p)
 	if !ok {
 		return
 	}
-	c, _, err := h.cfg.Live.Class(r.Context(), p.Membership, id)
-	if err != nil {
-		h.fail(w, r, p, err)
-		return
-	}
 	var buf strings.Builder
-	if err := write(r.Context(), p.Membership, id, &buf); err != nil {
+	c, err := write(r.Context(), p.Membership, id, &buf)
+	if err != nil {
 		h.fail(w, r, p, err)
 		return
 	}
