@@ -148,6 +148,19 @@ func (e *env) enter(t *testing.T, s *member, classID string) {
 	follow(t, s.ctx, link)
 }
 
+// lessonWithLea starts a browser for the live class, has the teacher
+// start "Les fractions" for 6e A and Léa join it: the opening of most
+// scenarios.
+func lessonWithLea(t *testing.T) (e *env, teacher, lea *member, id string) {
+	t.Helper()
+	e = startWith(t, liveBrowser)
+	teacher = e.person(t, "prof")
+	id = e.startClass(t, teacher, "Les fractions")
+	lea = e.person(t, "eleve")
+	e.join(t, lea, id)
+	return e, teacher, lea, id
+}
+
 // waitIn waits until m's room page is connected and has drawn the room,
 // and notes m's participant id.
 func waitIn(t *testing.T, m *member) {
@@ -350,11 +363,7 @@ func TestLiveTeacherPublishesToThreeStudents(t *testing.T) {
 // and the pupil marked with the raised hand, and the teacher lowers it.
 func TestLiveChatAndHand(t *testing.T) {
 	t.Parallel()
-	e := startWith(t, liveBrowser)
-	teacher := e.person(t, "prof")
-	id := e.startClass(t, teacher, "Les fractions")
-	lea := e.person(t, "eleve")
-	e.join(t, lea, id)
+	_, teacher, lea, _ := lessonWithLea(t)
 
 	say(t, lea, "Bonjour madame, je suis là !")
 	seesChat(t, teacher, "Bonjour madame, je suis là !", studentName)
@@ -421,11 +430,7 @@ const audioFromJS = `(async () => {
 // teacher receives the pupil's sound.
 func TestLiveStudentPublishesOnlyWhenGranted(t *testing.T) {
 	t.Parallel()
-	e := startWith(t, liveBrowser)
-	teacher := e.person(t, "prof")
-	id := e.startClass(t, teacher, "Les fractions")
-	lea := e.person(t, "eleve")
-	e.join(t, lea, id)
+	_, teacher, lea, _ := lessonWithLea(t)
 
 	if shown, err := chromedp.Run(lea.ctx, chromedp.Evaluate[bool](fmt.Sprintf(shownJS, "mic"))); err != nil || shown {
 		t.Errorf("a pupil without the floor is offered the microphone button (%v)", err)
@@ -485,11 +490,7 @@ func offline(t *testing.T, m *member, off bool) {
 // whiteboard tools still there and the messages sent meanwhile.
 func TestLiveReconnectionKeepsState(t *testing.T) {
 	t.Parallel()
-	e := startWith(t, liveBrowser)
-	teacher := e.person(t, "prof")
-	id := e.startClass(t, teacher, "Les fractions")
-	lea := e.person(t, "eleve")
-	e.join(t, lea, id)
+	_, teacher, lea, _ := lessonWithLea(t)
 
 	click(t, lea, chromedp.ID("hand"))
 	pressed(t, lea, "hand", true)
@@ -792,11 +793,7 @@ const stillJS = `(async () => {
 // the class.
 func TestLiveMuteAllAndRemoval(t *testing.T) {
 	t.Parallel()
-	e := startWith(t, liveBrowser)
-	teacher := e.person(t, "prof")
-	id := e.startClass(t, teacher, "Les fractions")
-	lea := e.person(t, "eleve")
-	e.join(t, lea, id)
+	e, teacher, lea, id := lessonWithLea(t)
 	hugo := e.person(t, "e1.2")
 	e.join(t, hugo, id)
 
@@ -881,11 +878,7 @@ func vote(t *testing.T, m *member, option string, index int) {
 // the poll closed to votes.
 func TestLivePoll(t *testing.T) {
 	t.Parallel()
-	e := startWith(t, liveBrowser)
-	teacher := e.person(t, "prof")
-	id := e.startClass(t, teacher, "Les fractions")
-	lea := e.person(t, "eleve")
-	e.join(t, lea, id)
+	e, teacher, lea, id := lessonWithLea(t)
 	hugo := e.person(t, "e1.2")
 	e.join(t, hugo, id)
 
@@ -1045,11 +1038,7 @@ func drawLine(t *testing.T, m *member) {
 func TestLiveSlidesAndWhiteboard(t *testing.T) {
 	needSlides(t)
 	t.Parallel()
-	e := startWith(t, liveBrowser)
-	teacher := e.person(t, "prof")
-	id := e.startClass(t, teacher, "Les fractions")
-	lea := e.person(t, "eleve")
-	e.join(t, lea, id)
+	e, teacher, lea, id := lessonWithLea(t)
 	hugo := e.person(t, "e1.2")
 	e.join(t, hugo, id)
 	students := []*member{lea, hugo}
